@@ -1,0 +1,379 @@
+"""Dense autoencoders: stacked (deep, optionally tied), denoising and sparse."""
+
+from numbers import Integral
+
+import keras
+
+from ._base import BaseAutoencoder
+from ._layers import TiedDense
+
+
+class StackedAE(BaseAutoencoder):
+    """Deep dense autoencoder whose decoder mirrors its encoder.
+
+    The encoder maps ``n_features -> hidden_layer_sizes... -> n_components``
+    and the decoder runs the same sizes back. With ``hidden_layer_sizes=()``
+    it is the one-hidden-layer autoencoder of the classic tutorials; with
+    linear activations, ``loss='mse'`` and no hidden layers it is the linear
+    autoencoder, whose decoder spans the same subspace as PCA's components.
+
+    Parameters
+    ----------
+    n_components : int, default=32
+        Size of the code, as ``PCA``'s ``n_components``.
+    hidden_layer_sizes : tuple of int, default=(256, 128)
+        Encoder layer sizes between the input and the code; the decoder
+        uses them in reverse.
+    activation : str, default='relu'
+        Activation of the hidden layers (any Keras activation name).
+    code_activation : str, default='linear'
+        Activation of the code layer. 'sigmoid' is required by the sparsity
+        penalty.
+    output_activation : str, default='auto'
+        Activation of the reconstruction: 'auto' picks 'sigmoid' when the
+        training data lie in [0, 1] and 'linear' otherwise.
+    loss : {'mse', 'binary_crossentropy'}, default='mse'
+        Reconstruction loss; binary cross-entropy needs data in [0, 1].
+    l2 : float, default=0.0
+        L2 weight decay on every kernel.
+    tied_weights : bool, default=False
+        If True, every decoder kernel is the transpose of its mirrored
+        encoder kernel (biases stay separate).
+    noise : {'gaussian', 'dropout'} or None, default=None
+        Corruption of the input while training (see :class:`DenoisingAE`).
+    noise_level : float, default=0.0
+        Standard deviation ('gaussian') or masking probability ('dropout').
+    noise_clip : bool, default=True
+        Clip gaussian-corrupted inputs to the training data's range.
+    sparsity_weight : float, default=0.0
+        Weight (beta) of the KL-divergence sparsity penalty on the code
+        (see :class:`SparseAE`).
+    sparsity_target : float, default=0.05
+        Target mean activation (rho) of each code unit.
+    activity_l1 : float, default=0.0
+        L1 penalty on the code activations.
+    optimizer : {'adam', 'adamw', 'nadam', 'rmsprop', 'sgd'}, default='adam'
+    learning_rate : float, default=1e-3
+    batch_size : int, default=64
+        Mini-batch size, capped at the number of training samples.
+    epochs : int, default=200
+        Maximum number of passes over the training data.
+    shuffle : bool, default=True
+        Reshuffle the training data every epoch.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data, stop when the
+        validation loss stops improving, and keep the best weights.
+        Otherwise training stops when the training loss stops improving.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+        Epochs without an improvement of at least ``tol`` before stopping.
+    tol : float, default=1e-5
+        Minimum improvement of the monitored loss.
+    callbacks : list of keras.callbacks.Callback, default=None
+        Extra callbacks passed to ``keras.Model.fit``.
+    verbose : {0, 1, 2}, default=0
+        0 silent, 1 a progress bar, 2 one line per epoch.
+    warm_start : bool, default=False
+        If True, ``fit`` continues from the previous weights.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, the shuffling, the validation split and
+        the noise. The same integer gives identical results on CPU; global
+        random states are never touched.
+
+    Attributes
+    ----------
+    model_ : keras.Model
+        The full autoencoder used for training.
+    encoder_ : keras.Model
+        Maps inputs to codes.
+    decoder_ : keras.Model
+        Maps codes to reconstructions.
+    output_activation_ : str
+        The output activation used (resolves 'auto').
+    loss_curve_ : list of float
+        Training loss at the end of each epoch.
+    validation_loss_curve_ : list of float or None
+        Validation loss per epoch when ``early_stopping`` is True.
+    best_loss_ : float
+        Lowest monitored loss (validation loss with early stopping).
+    n_iter_ : int
+        Number of epochs run.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Defined only when X has string feature names.
+
+    See Also
+    --------
+    sklearn.decomposition.PCA : Linear projection onto principal components.
+    DenoisingAE : Stacked autoencoder trained on corrupted inputs.
+    SparseAE : Stacked autoencoder with a sparsity penalty on the code.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import StackedAE
+    >>> X = load_digits().data / 16
+    >>> ae = StackedAE(n_components=8, epochs=5, random_state=0)
+    >>> codes = ae.fit_transform(X)  # doctest: +SKIP
+    >>> codes.shape  # doctest: +SKIP
+    (1797, 8)
+    """
+
+    _parameter_constraints: dict = {
+        **BaseAutoencoder._parameter_constraints,
+        "hidden_layer_sizes": ["array-like"],
+        "code_activation": [str],
+        "tied_weights": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        n_components=32,
+        *,
+        hidden_layer_sizes=(256, 128),
+        activation="relu",
+        code_activation="linear",
+        output_activation="auto",
+        loss="mse",
+        l2=0.0,
+        tied_weights=False,
+        noise=None,
+        noise_level=0.0,
+        noise_clip=True,
+        sparsity_weight=0.0,
+        sparsity_target=0.05,
+        activity_l1=0.0,
+        optimizer="adam",
+        learning_rate=1e-3,
+        batch_size=64,
+        epochs=200,
+        shuffle=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-5,
+        callbacks=None,
+        verbose=0,
+        warm_start=False,
+        random_state=None,
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.code_activation = code_activation
+        self.output_activation = output_activation
+        self.loss = loss
+        self.l2 = l2
+        self.tied_weights = tied_weights
+        self.noise = noise
+        self.noise_level = noise_level
+        self.noise_clip = noise_clip
+        self.sparsity_weight = sparsity_weight
+        self.sparsity_target = sparsity_target
+        self.activity_l1 = activity_l1
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.shuffle = shuffle
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.callbacks = callbacks
+        self.verbose = verbose
+        self.warm_start = warm_start
+        self.random_state = random_state
+
+    def _check_family_params(self, X):
+        sizes = self.hidden_layer_sizes
+        if not all(isinstance(s, Integral) and not isinstance(s, bool) and s > 0 for s in sizes):
+            raise ValueError(
+                f"hidden_layer_sizes must be a sequence of positive integers; got {sizes!r}."
+            )
+        try:
+            keras.activations.get(self.code_activation)
+        except (ValueError, TypeError):
+            raise ValueError(f"Unknown code_activation {self.code_activation!r}.") from None
+        if self.sparsity_weight > 0 and self.code_activation != "sigmoid":
+            raise ValueError(
+                "The KL sparsity penalty (sparsity_weight > 0) needs code activations in (0, 1): "
+                f"set code_activation='sigmoid' (got {self.code_activation!r})."
+            )
+
+    def _build_layers(self, input_shape, output_activation, seeds):
+        (n_features,) = input_shape
+        hidden = [int(s) for s in self.hidden_layer_sizes]
+        sizes = [*hidden, self.n_components]
+        activations = [self.activation] * len(hidden) + [self.code_activation]
+        regularizer = keras.regularizers.L2(self.l2) if self.l2 > 0 else None
+
+        def initializer():
+            return keras.initializers.GlorotUniform(seed=seeds())
+
+        layers = {}
+        if self.tied_weights:
+            for i, (units, activation) in enumerate(zip(sizes, activations)):
+                layers[f"encoder_{i}"] = TiedDense(
+                    units,
+                    activation=activation,
+                    transpose_activation=output_activation if i == 0 else self.activation,
+                    kernel_initializer=initializer(),
+                    kernel_regularizer=regularizer,
+                    name=f"encoder_{i}",
+                )
+            return layers
+        for i, (units, activation) in enumerate(zip(sizes, activations)):
+            layers[f"encoder_{i}"] = keras.layers.Dense(
+                units,
+                activation=activation,
+                kernel_initializer=initializer(),
+                kernel_regularizer=regularizer,
+                name=f"encoder_{i}",
+            )
+        # Decoder layer j mirrors encoder layer (depth - 1 - j): it outputs that layer's input.
+        decoder_sizes = [*reversed(hidden), n_features]
+        for j, units in enumerate(decoder_sizes):
+            last = j == len(decoder_sizes) - 1
+            layers[f"decoder_{j}"] = keras.layers.Dense(
+                units,
+                activation=output_activation if last else self.activation,
+                kernel_initializer=initializer(),
+                kernel_regularizer=regularizer,
+                name=f"decoder_{j}",
+            )
+        return layers
+
+    def _depth(self, layers):
+        return sum(name.startswith("encoder_") for name in layers)
+
+    def _encode(self, layers, x):
+        for i in range(self._depth(layers)):
+            x = layers[f"encoder_{i}"](x)
+        return x
+
+    def _decode(self, layers, z):
+        depth = self._depth(layers)
+        if self.tied_weights:
+            for i in reversed(range(depth)):
+                z = layers[f"encoder_{i}"](z, transpose=True)
+            return z
+        for j in range(depth):
+            z = layers[f"decoder_{j}"](z)
+        return z
+
+
+class DenoisingAE(StackedAE):
+    """Stacked autoencoder trained to reconstruct clean inputs from corrupted ones.
+
+    Corruption is applied only while training: ``noise='gaussian'`` adds
+    noise of standard deviation ``noise_level`` (any positive value; clipped
+    to the training data's range when ``noise_clip``), ``noise='dropout'``
+    zeroes each input with probability ``noise_level``. ``transform`` and
+    ``inverse_transform`` use the clean path, so
+    ``inverse_transform(transform(X_noisy))`` denoises.
+
+    Parameters are those of :class:`StackedAE`; only the defaults of
+    ``noise`` and ``noise_level`` differ.
+
+    See Also
+    --------
+    StackedAE : The same network without corruption.
+
+    Examples
+    --------
+    >>> from skae import DenoisingAE
+    >>> ae = DenoisingAE(noise="dropout", noise_level=0.3)
+    >>> ae.noise, ae.noise_level
+    ('dropout', 0.3)
+    """
+
+    def __init__(
+        self,
+        n_components=32,
+        *,
+        hidden_layer_sizes=(256, 128),
+        activation="relu",
+        code_activation="linear",
+        output_activation="auto",
+        loss="mse",
+        l2=0.0,
+        tied_weights=False,
+        noise="gaussian",
+        noise_level=0.2,
+        noise_clip=True,
+        sparsity_weight=0.0,
+        sparsity_target=0.05,
+        activity_l1=0.0,
+        optimizer="adam",
+        learning_rate=1e-3,
+        batch_size=64,
+        epochs=200,
+        shuffle=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-5,
+        callbacks=None,
+        verbose=0,
+        warm_start=False,
+        random_state=None,
+    ):
+        super().__init__(**{k: v for k, v in locals().items() if k not in ("self", "__class__")})
+
+
+class SparseAE(StackedAE):
+    """Stacked autoencoder with a KL-divergence sparsity penalty on a sigmoid code.
+
+    The loss adds ``sparsity_weight * sum_j KL(sparsity_target || mean_j)``,
+    where ``mean_j`` is code unit ``j``'s mean activation over the batch,
+    and optionally ``activity_l1`` times the code's L1 norm. The penalty
+    drives each unit to be active for only a fraction ``sparsity_target``
+    of the inputs, which allows codes wider than the input.
+
+    Parameters are those of :class:`StackedAE`; the defaults of
+    ``n_components``, ``code_activation`` and ``sparsity_weight`` differ.
+
+    See Also
+    --------
+    StackedAE : The same network without the penalty.
+
+    Examples
+    --------
+    >>> from skae import SparseAE
+    >>> SparseAE().code_activation
+    'sigmoid'
+    """
+
+    def __init__(
+        self,
+        n_components=64,
+        *,
+        hidden_layer_sizes=(256,),
+        activation="relu",
+        code_activation="sigmoid",
+        output_activation="auto",
+        loss="mse",
+        l2=0.0,
+        tied_weights=False,
+        noise=None,
+        noise_level=0.0,
+        noise_clip=True,
+        sparsity_weight=0.1,
+        sparsity_target=0.05,
+        activity_l1=0.0,
+        optimizer="adam",
+        learning_rate=1e-3,
+        batch_size=64,
+        epochs=200,
+        shuffle=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-5,
+        callbacks=None,
+        verbose=0,
+        warm_start=False,
+        random_state=None,
+    ):
+        super().__init__(**{k: v for k, v in locals().items() if k not in ("self", "__class__")})

@@ -1,0 +1,147 @@
+"""Helpers shared by the estimators: seeds, batching, inference, archives."""
+
+import io
+import os
+import tempfile
+import zipfile
+from numbers import Integral
+
+import keras
+import numpy as np
+import scipy.sparse as sp
+
+# Rows per inference chunk: large enough to keep matmuls efficient, small
+# enough that a chunk of a sparse matrix densified as float32 stays small.
+INFERENCE_CHUNK = 4096
+
+
+def seed_from_random_state(random_state):
+    """An integer seed from ``random_state`` without touching global state.
+
+    A ``RandomState`` instance is copied before drawing, so the caller's
+    generator is not advanced; ``None`` draws fresh OS entropy rather than
+    consuming NumPy's global generator.
+    """
+    if random_state is None:
+        return int(np.random.SeedSequence().generate_state(1)[0] >> 1)
+    if isinstance(random_state, Integral):
+        return int(random_state)
+    if isinstance(random_state, np.random.RandomState):
+        state = np.random.RandomState()
+        state.set_state(random_state.get_state())
+        return int(state.randint(np.iinfo(np.int32).max))
+    raise ValueError(
+        f"random_state must be None, an int or a numpy RandomState; got {random_state!r}."
+    )
+
+
+class SeedStream:
+    """Distinct, reproducible integer seeds for the random pieces of a network."""
+
+    def __init__(self, seed):
+        self._rng = np.random.default_rng(seed)
+
+    def __call__(self):
+        return int(self._rng.integers(np.iinfo(np.int32).max))
+
+
+def dense_rows(X, rows, dtype="float32"):
+    """``X[rows]`` as a dense array of ``dtype``; densifies sparse rows only."""
+    block = X[rows]
+    if sp.issparse(block):
+        block = block.toarray()
+    return np.asarray(block, dtype=dtype)
+
+
+class BatchSequence(keras.utils.PyDataset):
+    """Mini-batches of (input, target) pairs drawn from rows of ``X``.
+
+    Batches are densified one at a time (sparse input is never densified as a
+    whole) and cast to float32 per batch (no float32 copy of ``X``). The order
+    comes from a private NumPy generator, so training is reproducible without
+    global seeds: Keras's own shuffling uses TensorFlow's global seed.
+    """
+
+    def __init__(self, X, rows, batch_size, *, shuffle=False, seed=0, targets=True):
+        super().__init__()
+        self.X = X
+        self.rows = np.asarray(rows)
+        self.batch_size = int(batch_size)
+        self.shuffle = shuffle
+        self.targets = targets
+        self._rng = np.random.default_rng(seed)
+        self._order = self._new_order()
+
+    def _new_order(self):
+        return self._rng.permutation(self.rows) if self.shuffle else self.rows
+
+    def __len__(self):
+        return -(-len(self.rows) // self.batch_size)
+
+    def __getitem__(self, index):
+        rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        batch = dense_rows(self.X, rows)
+        return (batch, batch) if self.targets else (batch,)
+
+    def on_epoch_end(self):
+        self._order = self._new_order()
+
+
+def make_inference_function(model):
+    """A function ``x -> model(x, training=False)`` that is cheap to call.
+
+    ``Model.predict`` pays tens of milliseconds per call; on TensorFlow a
+    ``tf.function`` with a batch-size-free signature traces once and then
+    costs well under a millisecond. Other backends call the model directly.
+    """
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        spec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), model.inputs[0].dtype)
+        return tf.function(lambda x: model(x, training=False), input_signature=[spec])
+    return lambda x: model(x, training=False)
+
+
+def predict_in_chunks(function, X, chunk=INFERENCE_CHUNK):
+    """Apply ``function`` to rows of ``X`` chunk by chunk; NumPy float32 out.
+
+    ``function`` may return one tensor or a tuple of tensors.
+    """
+    outputs = []
+    for start in range(0, X.shape[0], chunk):
+        result = function(dense_rows(X, slice(start, start + chunk)))
+        if isinstance(result, (tuple, list)):
+            outputs.append(tuple(keras.ops.convert_to_numpy(r) for r in result))
+        else:
+            outputs.append(keras.ops.convert_to_numpy(result))
+    if isinstance(outputs[0], tuple):
+        return tuple(np.concatenate(parts) for parts in zip(*outputs))
+    return np.concatenate(outputs)
+
+
+def model_to_bytes(model):
+    """The model in Keras's own ``.keras`` format, as bytes."""
+    # keras.saving.save_model only takes paths ending in ".keras".
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.keras")
+        model.save(path)
+        with open(path, "rb") as file:
+            return file.read()
+
+
+def model_from_bytes(data):
+    """Load a ``.keras`` archive from bytes in Keras's safe mode.
+
+    Raises ``ValueError`` for data that is not a Keras archive or that asks
+    for arbitrary code (a ``Lambda`` layer, an unregistered class).
+    """
+    if not isinstance(data, (bytes, bytearray)) or not zipfile.is_zipfile(io.BytesIO(data)):
+        raise ValueError("The saved network is not a valid .keras archive (truncated or corrupted).")
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.keras")
+        with open(path, "wb") as file:
+            file.write(data)
+        try:
+            return keras.saving.load_model(path, safe_mode=True)
+        except Exception as error:  # Keras raises many types for bad archives
+            raise ValueError(f"Could not load the saved network safely: {error}") from error

@@ -1,0 +1,38 @@
+import os
+
+# Quiet TensorFlow's C++ start-up logging; set before TensorFlow is imported.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.model_selection import train_test_split  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """scikit-learn's digits scaled to [0, 1], split 75/25 with a fixed seed."""
+    data = load_digits()
+    X = data.data / 16.0
+    return train_test_split(X, data.target, test_size=0.25, random_state=0)
+
+
+@pytest.fixture(scope="session")
+def small_digits(digits):
+    """A few hundred digits for fast behavioural tests."""
+    X_train, X_test, y_train, y_test = digits
+    return X_train[:300], X_test[:100]
+
+
+def tiny(estimator_class, **params):
+    """An estimator with settings small enough for the common checks."""
+    settings = dict(
+        n_components=2, hidden_layer_sizes=(4,), epochs=2, batch_size=16, random_state=0
+    )
+    settings.update(params)
+    return estimator_class(**settings)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
