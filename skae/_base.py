@@ -464,6 +464,16 @@ class BaseAutoencoder(
         return float(np.mean(self.score_samples(X)))
 
     # ------------------------------------------------------------------ protocol
+    def save(self, path):
+        """Save to ``path`` in the skae format; see :func:`skae.load`.
+
+        Unlike a pickle, the file loads without executing code from it:
+        parameters are JSON and networks load in Keras's safe mode.
+        """
+        from ._saving import save
+
+        save(self, path)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
