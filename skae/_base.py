@@ -7,7 +7,12 @@ from numbers import Integral, Real
 import keras
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin, _fit_context
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
@@ -300,7 +305,9 @@ class BaseAutoencoder(
         # keep the whole previous state so a failed call leaves the estimator as it was.
         previous_state = dict(self.__dict__)
         try:
-            return self._fit_unsafe(X, epochs=epochs, continue_training=continue_training, partial=partial)
+            return self._fit_unsafe(
+                X, epochs=epochs, continue_training=continue_training, partial=partial
+            )
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(previous_state)
@@ -327,7 +334,9 @@ class BaseAutoencoder(
             previous_curve = list(self.loss_curve_)
         else:
             layers = self._base_layers(X, seeds)
-            layers.update(self._build_layers(self._input_shape(X.shape[1]), output_activation, seeds))
+            layers.update(
+                self._build_layers(self._input_shape(X.shape[1]), output_activation, seeds)
+            )
             model, encoder, decoder = self._assemble(layers, self._input_shape(X.shape[1]))
             self._pretrain(layers, X, rows, seeds)
             self._compile(model)
@@ -432,7 +441,9 @@ class BaseAutoencoder(
         return decoded.reshape(decoded.shape[0], -1).astype(dtype, copy=False)
 
     def _reconstruct(self, X):
-        return self._decoded_to_output(predict_in_chunks(self._inference["reconstruct"], X), X.dtype)
+        return self._decoded_to_output(
+            predict_in_chunks(self._inference["reconstruct"], X), X.dtype
+        )
 
     def score_samples(self, X):
         """Minus each sample's mean squared reconstruction error (higher is better).
@@ -529,7 +540,9 @@ def _split_rows(n_samples, validation_fraction, seed):
 
 def _snapshot(model):
     optimizer = model.optimizer
-    optimizer_state = [keras.ops.convert_to_numpy(v) for v in optimizer.variables] if optimizer else []
+    optimizer_state = (
+        [keras.ops.convert_to_numpy(v) for v in optimizer.variables] if optimizer else []
+    )
     return model.get_weights(), optimizer_state
 
 
@@ -537,5 +550,5 @@ def _restore(model, snapshot):
     weights, optimizer_state = snapshot
     model.set_weights(weights)
     if model.optimizer:
-        for variable, value in zip(model.optimizer.variables, optimizer_state):
+        for variable, value in zip(model.optimizer.variables, optimizer_state, strict=True):
             variable.assign(value)

@@ -77,7 +77,7 @@ def _decode(value, archive):
         return archive.read(value["__bytes__"])
     if "__ndarray__" in value:
         dtype = np.dtype(value["dtype"])
-        return np.array(value["__ndarray__"], dtype=object if dtype == object else dtype)
+        return np.array(value["__ndarray__"], dtype=object if dtype.kind == "O" else dtype)
     if "__tuple__" in value:
         return tuple(_decode(v, archive) for v in value["__tuple__"])
     if "__dict__" in value:
@@ -139,7 +139,9 @@ def load(path):
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, EOFError) as error:
-        raise ValueError(f"{path!r} is not a skae saved file (not a zip archive): {error}") from None
+        raise ValueError(
+            f"{path!r} is not a skae saved file (not a zip archive): {error}"
+        ) from None
     with archive:
         try:
             document = json.loads(archive.read(_STATE_MEMBER))
@@ -158,4 +160,3 @@ def load(path):
             return _decode(document["estimator"], archive)
         except (KeyError, zipfile.BadZipFile, EOFError) as error:
             raise ValueError(f"{path!r} is corrupted: {error}") from None
-

@@ -115,7 +115,7 @@ def predict_in_chunks(function, X, chunk=INFERENCE_CHUNK):
         else:
             outputs.append(keras.ops.convert_to_numpy(result))
     if isinstance(outputs[0], tuple):
-        return tuple(np.concatenate(parts) for parts in zip(*outputs))
+        return tuple(np.concatenate(parts) for parts in zip(*outputs, strict=True))
     return np.concatenate(outputs)
 
 
@@ -136,7 +136,9 @@ def model_from_bytes(data):
     for arbitrary code (a ``Lambda`` layer, an unregistered class).
     """
     if not isinstance(data, (bytes, bytearray)) or not zipfile.is_zipfile(io.BytesIO(data)):
-        raise ValueError("The saved network is not a valid .keras archive (truncated or corrupted).")
+        raise ValueError(
+            "The saved network is not a valid .keras archive (truncated or corrupted)."
+        )
     with tempfile.TemporaryDirectory() as folder:
         path = os.path.join(folder, "model.keras")
         with open(path, "wb") as file:

@@ -24,9 +24,9 @@ def fitted(small_digits):
     X_train, _ = small_digits
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        return StackedAE(
-            n_components=3, hidden_layer_sizes=(16,), epochs=3, random_state=0
-        ).fit(X_train)
+        return StackedAE(n_components=3, hidden_layer_sizes=(16,), epochs=3, random_state=0).fit(
+            X_train
+        )
 
 
 def assert_same_outputs(a, b, X):

@@ -43,8 +43,10 @@ def outputs(estimator, X):
 def test_pipeline_with_classifier_fits_and_scores_on_digits(digits):
     X_train, X_test, y_train, y_test = digits
     pipe = Pipeline(
-        [("ae", StackedAE(n_components=16, epochs=30, random_state=0)),
-         ("clf", LogisticRegression(max_iter=2000))]
+        [
+            ("ae", StackedAE(n_components=16, epochs=30, random_state=0)),
+            ("clf", LogisticRegression(max_iter=2000)),
+        ]
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -62,8 +64,9 @@ def test_grid_search_over_n_components_in_two_processes(small_digits):
         warnings.simplefilter("ignore", ConvergenceWarning)
         search.fit(X_train, y)
     assert search.best_params_["ae__n_components"] in (2, 4)
-    assert search.best_estimator_.named_steps["ae"].transform(X_train).shape[1] == (
-        search.best_params_["ae__n_components"]
+    assert (
+        search.best_estimator_.named_steps["ae"].transform(X_train).shape[1]
+        == (search.best_params_["ae__n_components"])
     )
 
 
@@ -206,14 +209,15 @@ def test_same_random_state_gives_identical_results(small_digits):
 
 def test_fit_leaves_global_random_states_alone(small_digits):
     X_train, _ = small_digits
-    numpy_state = np.random.get_state()[1].copy()
+    numpy_state = np.random.get_state()[1].copy()  # noqa: NPY002 (the global state is the point)
     python_state = random.getstate()
     caller_state = np.random.RandomState(7)
     caller_before = caller_state.get_state()[1].copy()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         fast(epochs=1, random_state=caller_state).fit(X_train)
-    np.testing.assert_array_equal(np.random.get_state()[1], numpy_state)
+    numpy_after = np.random.get_state()[1]  # noqa: NPY002
+    np.testing.assert_array_equal(numpy_after, numpy_state)
     assert random.getstate() == python_state
     np.testing.assert_array_equal(caller_state.get_state()[1], caller_before)
 
@@ -284,7 +288,9 @@ def test_verbose_two_prints_a_line_per_epoch(small_digits, capsys):
 def test_extra_callbacks_are_called(small_digits):
     X_train, _ = small_digits
     epochs_seen = []
-    callback = keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: epochs_seen.append(epoch))
+    callback = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: epochs_seen.append(epoch)
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         fast(epochs=3, callbacks=[callback]).fit(X_train)
@@ -317,7 +323,7 @@ def test_interrupted_fit_leaves_a_fitted_estimator_as_it_was(fitted, small_digit
         ae.set_params(callbacks=[Interrupt()], warm_start=warm_start)
         with pytest.raises(KeyboardInterrupt):
             ae.fit(X_train)
-        for expected, got in zip(before, outputs(ae, X_test)):
+        for expected, got in zip(before, outputs(ae, X_test), strict=True):
             np.testing.assert_array_equal(expected, got)
         assert ae.loss_curve_ == curve
 
@@ -336,7 +342,9 @@ BAD_FIT_INPUTS = {
     "strings": (lambda X: X.astype(str).astype(object) + "px", ValueError, "could not convert"),
     "complex": (lambda X: X + 1j, ValueError, "Complex"),
     "sparse with NaN": (
-        lambda X: sp.csr_matrix(np.where(np.eye(*X.shape) > 0, np.nan, X)), ValueError, "NaN"
+        lambda X: sp.csr_matrix(np.where(np.eye(*X.shape) > 0, np.nan, X)),
+        ValueError,
+        "NaN",
     ),
     "text column": (
         lambda X: pd.DataFrame(X, columns=[f"px{i}" for i in range(X.shape[1])]).assign(label="a"),
@@ -359,7 +367,7 @@ def test_bad_fit_input_is_refused_and_fitted_state_kept(name, fitted, small_digi
     with pytest.raises(error, match=message):
         ae.fit(make_bad(X_train.copy()))
     assert ae.n_features_in_ == n_features
-    for expected, got in zip(before, outputs(ae, X_test)):
+    for expected, got in zip(before, outputs(ae, X_test), strict=True):
         np.testing.assert_array_equal(expected, got)
     with pytest.raises(error, match=message):
         ae.transform(make_bad(X_test.copy()))
@@ -373,7 +381,11 @@ BAD_PARAMS = {
     "negative hidden size": (dict(hidden_layer_sizes=(8, -2)), ValueError, "hidden_layer_sizes"),
     "unknown loss": (dict(loss="hinge"), ValueError, "loss"),
     "unknown activation": (dict(activation="wobbly"), ValueError, "activation"),
-    "unknown output activation": (dict(output_activation="wobbly"), ValueError, "output_activation"),
+    "unknown output activation": (
+        dict(output_activation="wobbly"),
+        ValueError,
+        "output_activation",
+    ),
     "validation_fraction=1": (dict(validation_fraction=1.0), ValueError, "validation_fraction"),
     "validation_fraction=0": (dict(validation_fraction=0.0), ValueError, "validation_fraction"),
     "learning_rate=0": (dict(learning_rate=0.0), ValueError, "learning_rate"),
