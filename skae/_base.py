@@ -27,6 +27,7 @@ from ._utils import (
     model_to_bytes,
     predict_in_chunks,
     seed_from_random_state,
+    steps_per_execution,
 )
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -247,13 +248,15 @@ class BaseAutoencoder(
             )
         return layers
 
-    def _compile(self, model):
+    def _compile(self, model, n_rows):
         optimizer = keras.optimizers.get(
             {"class_name": self.optimizer, "config": {"learning_rate": self.learning_rate}}
         )
-        # Several steps per call into the backend: measured 1.5-2x faster epochs for small
-        # networks, where Keras's per-step dispatch costs more than the arithmetic.
-        model.compile(optimizer=optimizer, loss=self._training_loss(), steps_per_execution=32)
+        model.compile(
+            optimizer=optimizer,
+            loss=self._training_loss(),
+            steps_per_execution=steps_per_execution(n_rows, self.batch_size),
+        )
 
     def _training_loss(self):
         return _LOSSES[self.loss]
@@ -339,7 +342,7 @@ class BaseAutoencoder(
             )
             model, encoder, decoder = self._assemble(layers, self._input_shape(X.shape[1]))
             self._pretrain(layers, X, rows, seeds)
-            self._compile(model)
+            self._compile(model, len(rows))
             snapshot, previous_curve = None, []
 
         monitor = _TrainingMonitor(

@@ -45,6 +45,17 @@ class SeedStream:
         return int(self._rng.integers(np.iinfo(np.int32).max))
 
 
+def steps_per_execution(n_rows, batch_size):
+    """Training steps per call into the backend for ``n_rows`` rows.
+
+    Several steps per call made epochs of small networks 1.5-2x faster (Keras's
+    per-step dispatch costs more than their arithmetic), but tracing the
+    multi-step loop costs more than it saves when an epoch has few steps.
+    """
+    steps_per_epoch = -(-n_rows // batch_size)
+    return int(min(32, max(1, steps_per_epoch // 4)))
+
+
 def dense_rows(X, rows, dtype="float32"):
     """``X[rows]`` as a dense array of ``dtype``; densifies sparse rows only."""
     block = X[rows]

@@ -436,3 +436,15 @@ def test_transform_refusals(fitted, small_digits):
         named = fast(epochs=1).fit(frame)
     with pytest.raises(ValueError, match="feature names"):
         named.transform(frame.rename(columns={"px0": "other"}))
+
+
+def test_concurrent_transforms_match_serial_ones(fitted, small_digits):
+    from concurrent.futures import ThreadPoolExecutor
+
+    _, X_test = small_digits
+    chunks = [X_test[i::4] for i in range(4)] * 4
+    serial = [fitted.transform(chunk) for chunk in chunks]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        threaded = list(pool.map(fitted.transform, chunks))
+    for expected, got in zip(serial, threaded, strict=True):
+        np.testing.assert_array_equal(expected, got)
