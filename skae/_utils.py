@@ -52,6 +52,13 @@ def steps_per_execution(n_rows, batch_size):
     per-step dispatch costs more than their arithmetic), but tracing the
     multi-step loop costs more than it saves when an epoch has few steps.
     """
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        # Keras 3.15 cannot run several steps per call under a tf.distribute strategy
+        # ("You must feed a value for placeholder tensor").
+        if tf.distribute.has_strategy():
+            return 1
     steps_per_epoch = -(-n_rows // batch_size)
     return int(min(32, max(1, steps_per_epoch // 4)))
 
