@@ -248,13 +248,14 @@ class BaseAutoencoder(
             )
         return layers
 
-    def _compile(self, model, n_rows):
+    def _compile(self, model, n_rows, loss=None):
+        """Compile ``model`` with the estimator's optimizer for ``n_rows`` training rows."""
         optimizer = keras.optimizers.get(
             {"class_name": self.optimizer, "config": {"learning_rate": self.learning_rate}}
         )
         model.compile(
             optimizer=optimizer,
-            loss=self._training_loss(),
+            loss=self._training_loss() if loss is None else loss,
             steps_per_execution=steps_per_execution(n_rows, self.batch_size),
         )
 

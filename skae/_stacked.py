@@ -3,9 +3,12 @@
 from numbers import Integral
 
 import keras
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import BaseAutoencoder
+from ._base import BaseAutoencoder, _TrainingMonitor
 from ._layers import TiedDense
+from ._utils import BatchSequence, predict_in_chunks
 
 
 class StackedAE(BaseAutoencoder):
@@ -13,9 +16,40 @@ class StackedAE(BaseAutoencoder):
 
     The encoder maps ``n_features -> hidden_layer_sizes... -> n_components``
     and the decoder runs the same sizes back. With ``hidden_layer_sizes=()``
-    it is the one-hidden-layer autoencoder of the classic tutorials; with
-    linear activations, ``loss='mse'`` and no hidden layers it is the linear
-    autoencoder, whose decoder spans the same subspace as PCA's components.
+    it is the one-hidden-layer autoencoder of the classic tutorials.
+
+    **Linear autoencoder.** ``StackedAE(n_components=k, hidden_layer_sizes=(),
+    activation='linear', code_activation='linear', output_activation='linear')``
+    with the default ``loss='mse'`` is the linear autoencoder. At the minimum
+    of its loss the decoder's ``k`` kernel rows span the same subspace as
+    ``PCA(k).components_`` (Baldi and Hornik, 1989), although they are
+    neither orthonormal nor ordered by variance, so the codes are an
+    invertible linear mix of PCA's scores rather than the scores themselves.
+    Gradient training only approaches that minimum, and minibatch noise
+    keeps the subspace a few degrees off where PCA's variances either side
+    of ``k`` are close: full-batch training (``batch_size`` at least the
+    number of samples) with ``learning_rate=0.1``, ``epochs=150`` and
+    ``n_iter_no_change=150`` came within a degree of PCA's subspace on
+    standardized digits with ``k=8``.
+
+    **Greedy layer-wise pretraining.** With ``pretrain='greedy'`` each
+    encoder layer is first trained, bottom up, as a shallow autoencoder with
+    its mirrored decoder layer (with ``tied_weights`` the transpose of its
+    own kernel) for up to ``pretrain_epochs`` epochs, on the codes of the
+    layers below it. Those lower layers are frozen for the rest of
+    pretraining, so their codes are computed once per phase and reused every
+    epoch. The whole stack is then fine-tuned end to end for up to
+    ``epochs`` epochs. Phase 0 sees the data, so it uses ``loss``, the input
+    ``noise`` and the data's clipping range; the upper phases reconstruct
+    clean hidden codes with the mean squared error (``noise_level`` is in
+    the data's units and binary cross-entropy needs targets in [0, 1]). The
+    sparsity penalty acts on the code, so it applies in the last phase,
+    which trains the code layer. Phases use the optimizer settings,
+    ``batch_size``, ``shuffle``, ``tol``, ``n_iter_no_change`` and ``l2`` of
+    the estimator, run on the training rows only (not the
+    ``early_stopping`` validation rows), do not call ``callbacks`` and do not
+    warn about convergence. A fresh network (the first ``fit``, or the first
+    ``partial_fit``) is pretrained; warm-started training is not.
 
     Parameters
     ----------
@@ -52,6 +86,11 @@ class StackedAE(BaseAutoencoder):
         Target mean activation (rho) of each code unit.
     activity_l1 : float, default=0.0
         L1 penalty on the code activations.
+    pretrain : {'greedy'} or None, default=None
+        'greedy' trains the layers one at a time before the end-to-end
+        training (see above); None trains end to end only.
+    pretrain_epochs : int, default=10
+        Maximum number of epochs of each greedy pretraining phase.
     optimizer : {'adam', 'adamw', 'nadam', 'rmsprop', 'sgd'}, default='adam'
     learning_rate : float, default=1e-3
     batch_size : int, default=64
@@ -97,7 +136,10 @@ class StackedAE(BaseAutoencoder):
     best_loss_ : float
         Lowest monitored loss (validation loss with early stopping).
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run, pretraining excluded.
+    pretrain_loss_curves_ : list of list of float or None
+        With ``pretrain='greedy'``, one training loss curve per pretraining
+        phase, bottom layer first; None otherwise.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined only when X has string feature names.
@@ -124,6 +166,8 @@ class StackedAE(BaseAutoencoder):
         "hidden_layer_sizes": ["array-like"],
         "code_activation": [str],
         "tied_weights": ["boolean"],
+        "pretrain": [StrOptions({"greedy"}), None],
+        "pretrain_epochs": [Interval(Integral, 1, None, closed="left")],
     }
 
     def __init__(
@@ -143,6 +187,8 @@ class StackedAE(BaseAutoencoder):
         sparsity_weight=0.0,
         sparsity_target=0.05,
         activity_l1=0.0,
+        pretrain=None,
+        pretrain_epochs=10,
         optimizer="adam",
         learning_rate=1e-3,
         batch_size=64,
@@ -171,6 +217,8 @@ class StackedAE(BaseAutoencoder):
         self.sparsity_weight = sparsity_weight
         self.sparsity_target = sparsity_target
         self.activity_l1 = activity_l1
+        self.pretrain = pretrain
+        self.pretrain_epochs = pretrain_epochs
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -213,7 +261,7 @@ class StackedAE(BaseAutoencoder):
 
         layers = {}
         if self.tied_weights:
-            for i, (units, activation) in enumerate(zip(sizes, activations)):
+            for i, (units, activation) in enumerate(zip(sizes, activations, strict=True)):
                 layers[f"encoder_{i}"] = TiedDense(
                     units,
                     activation=activation,
@@ -223,7 +271,7 @@ class StackedAE(BaseAutoencoder):
                     name=f"encoder_{i}",
                 )
             return layers
-        for i, (units, activation) in enumerate(zip(sizes, activations)):
+        for i, (units, activation) in enumerate(zip(sizes, activations, strict=True)):
             layers[f"encoder_{i}"] = keras.layers.Dense(
                 units,
                 activation=activation,
@@ -243,6 +291,65 @@ class StackedAE(BaseAutoencoder):
                 name=f"decoder_{j}",
             )
         return layers
+
+    def _pretrain(self, layers, X, rows, seeds):
+        if self.pretrain is None:
+            self.pretrain_loss_curves_ = None
+            return
+        inputs = X if len(rows) == X.shape[0] else X[rows]
+        curves = []
+        for i in range(self._depth(layers)):
+            if i > 0:
+                # Layer i - 1 is final from here on: its codes are computed once, not per epoch.
+                inputs = predict_in_chunks(layers[f"encoder_{i - 1}"], inputs)
+            curves.append(self._pretrain_phase(layers, i, inputs, seeds))
+        self.pretrain_loss_curves_ = curves
+
+    def _pretrain_phase(self, layers, i, inputs, seeds):
+        """Train encoder layer ``i`` and its mirror to reconstruct ``inputs``.
+
+        ``inputs`` are the training rows of the data (``i == 0``) or the
+        cached codes of encoder layer ``i - 1``. Returns the loss curve.
+        """
+        depth = self._depth(layers)
+        encoder = layers[f"encoder_{i}"]
+        x = keras.Input(shape=(inputs.shape[1],), name="input")
+        h = layers["noise"](x) if i == 0 and "noise" in layers else x
+        code = encoder(h)
+        if i == depth - 1 and "sparsity" in layers:
+            code = layers["sparsity"](code)
+        if self.tied_weights:
+            output = encoder(code, transpose=True)
+        else:
+            output = layers[f"decoder_{depth - 1 - i}"](code)
+        model = keras.Model(x, output, name=f"pretrain_{i}")
+        # Hidden codes are not in [0, 1]: phases above the input use squared error.
+        self._compile(model, inputs.shape[0], loss=None if i == 0 else "mean_squared_error")
+        monitor = _TrainingMonitor(
+            monitor="loss", tol=self.tol, n_iter_no_change=self.n_iter_no_change, keep_best=False
+        )
+        n_rows = inputs.shape[0]
+        batches = BatchSequence(
+            inputs,
+            np.arange(n_rows),
+            min(self.batch_size, n_rows),
+            shuffle=self.shuffle,
+            seed=seeds(),
+        )
+        model.fit(
+            batches,
+            epochs=self.pretrain_epochs,
+            shuffle=False,
+            verbose=self.verbose,
+            callbacks=[monitor],
+        )
+        if monitor.diverged_at is not None:
+            raise ValueError(
+                f"Greedy pretraining diverged: the loss of phase {i} became non-finite at epoch "
+                f"{monitor.diverged_at}. Lower learning_rate (now {self.learning_rate}) or scale "
+                "the data."
+            )
+        return monitor.loss_curve
 
     def _depth(self, layers):
         return sum(name.startswith("encoder_") for name in layers)
@@ -305,6 +412,8 @@ class DenoisingAE(StackedAE):
         sparsity_weight=0.0,
         sparsity_target=0.05,
         activity_l1=0.0,
+        pretrain=None,
+        pretrain_epochs=10,
         optimizer="adam",
         learning_rate=1e-3,
         batch_size=64,
@@ -362,6 +471,8 @@ class SparseAE(StackedAE):
         sparsity_weight=0.1,
         sparsity_target=0.05,
         activity_l1=0.0,
+        pretrain=None,
+        pretrain_epochs=10,
         optimizer="adam",
         learning_rate=1e-3,
         batch_size=64,

@@ -7,6 +7,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -36,3 +37,23 @@ def tiny(estimator_class, **params):
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)
+
+
+@pytest.fixture(scope="session")
+def standardized_digits(digits):
+    """The digits training images standardized per pixel (constant pixels stay 0)."""
+    return StandardScaler().fit_transform(digits[0])
+
+
+@pytest.fixture(scope="session")
+def curved_sheet():
+    """The classic 3-D to 2-D example: 500 points near a tilted plane, along a curved arc,
+    with noise (the data set of Geron's Hands-On Machine Learning, chapters 8 and 17)."""
+    rng = np.random.default_rng(0)
+    n_samples, noise = 500, 0.1
+    angles = rng.uniform(-0.5, 3 * np.pi / 2 - 0.5, n_samples)
+    X = np.empty((n_samples, 3))
+    X[:, 0] = np.cos(angles) + np.sin(angles) / 2 + noise * rng.normal(size=n_samples) / 2
+    X[:, 1] = np.sin(angles) * 0.7 + noise * rng.normal(size=n_samples) / 2
+    X[:, 2] = X[:, 0] * 0.1 + X[:, 1] * 0.3 + noise * rng.normal(size=n_samples)
+    return X
