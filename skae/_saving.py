@@ -104,7 +104,31 @@ def save(estimator, path):
     Parameters
     ----------
     estimator : skae estimator
+        Any estimator that ``skae`` exports, fitted or not.
     path : str or path-like
+        Where to write the file; an existing file is replaced.
+
+    See Also
+    --------
+    load : Read the file back.
+
+    Examples
+    --------
+    >>> import os
+    >>> import tempfile
+    >>> from sklearn.datasets import load_digits
+    >>> import skae
+    >>> X = load_digits().data / 16
+    >>> ae = skae.StackedAE(n_components=4, hidden_layer_sizes=(16,), epochs=2, random_state=0)
+    >>> ae = ae.fit(X)  # a short training, enough for the example
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "digits.skae")
+    ...     skae.save(ae, path)
+    ...     loaded = skae.load(path)
+    >>> loaded
+    StackedAE(epochs=2, hidden_layer_sizes=(16,), n_components=4, random_state=0)
+    >>> bool((loaded.transform(X) == ae.transform(X)).all())
+    True
     """
     members = {}
     document = {
@@ -135,6 +159,28 @@ def load(path):
         If the file is not a skae file, is truncated or corrupted, names an
         unknown estimator, or holds a network that would need arbitrary code
         (such as a ``Lambda`` layer) to load.
+
+    See Also
+    --------
+    save : Write an estimator to a file.
+
+    Examples
+    --------
+    >>> import os
+    >>> import tempfile
+    >>> import skae
+    >>> folder = tempfile.TemporaryDirectory()
+    >>> path = os.path.join(folder.name, "model.skae")
+    >>> skae.save(skae.DenoisingAE(noise_level=0.3), path)
+    >>> skae.load(path)
+    DenoisingAE(noise_level=0.3)
+    >>> with open(path, "wb") as file:
+    ...     _ = file.write(b"not a skae file")
+    >>> skae.load(path)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: '...model.skae' is not a skae saved file (not a zip archive): ...
+    >>> folder.cleanup()
     """
     try:
         archive = zipfile.ZipFile(path)

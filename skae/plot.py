@@ -219,9 +219,10 @@ def plot_reconstructions(
     >>> from skae import StackedAE
     >>> from skae.plot import plot_reconstructions
     >>> X = load_digits().data / 16
-    >>> ae = StackedAE(n_components=8, epochs=20, random_state=0).fit(X)  # doctest: +SKIP
-    >>> images = plot_reconstructions(ae, X, n_images=8)  # doctest: +SKIP
-    >>> images.shape  # doctest: +SKIP
+    >>> ae = StackedAE(n_components=8, hidden_layer_sizes=(32,), epochs=5, random_state=0)
+    >>> ae = ae.fit(X)  # a short training, enough for the example
+    >>> images = plot_reconstructions(ae, X, n_images=8)
+    >>> images.shape
     (2, 8)
     """
     plt = _pyplot("plot_reconstructions")
@@ -294,9 +295,10 @@ def plot_latent_space(estimator, X, y=None, *, ax=None, **scatter_kwargs):
     >>> from skae import StackedAE
     >>> from skae.plot import plot_latent_space
     >>> X, y = load_digits(return_X_y=True)
-    >>> ae = StackedAE(n_components=2, epochs=20, random_state=0).fit(X / 16)  # doctest: +SKIP
-    >>> points = plot_latent_space(ae, X / 16, y, s=5)  # doctest: +SKIP
-    >>> points.get_offsets().shape  # doctest: +SKIP
+    >>> ae = StackedAE(n_components=2, hidden_layer_sizes=(32,), epochs=5, random_state=0)
+    >>> ae = ae.fit(X / 16)  # a short training, enough for the example
+    >>> points = plot_latent_space(ae, X / 16, y, s=5)
+    >>> points.get_offsets().shape
     (1797, 2)
     """
     plt = _pyplot("plot_latent_space")
@@ -381,9 +383,9 @@ def plot_loss_curves(estimator, *, ax=None):
     >>> from skae import StackedAE
     >>> from skae.plot import plot_loss_curves
     >>> X = load_digits().data / 16
-    >>> ae = StackedAE(epochs=20, early_stopping=True, random_state=0)
-    >>> ae = ae.fit(X)  # doctest: +SKIP
-    >>> [line.get_label() for line in plot_loss_curves(ae)]  # doctest: +SKIP
+    >>> ae = StackedAE(hidden_layer_sizes=(32,), epochs=5, early_stopping=True, random_state=0)
+    >>> ae = ae.fit(X)  # a short training, enough for the example
+    >>> [line.get_label() for line in plot_loss_curves(ae)]
     ['training', 'validation']
     """
     plt = _pyplot("plot_loss_curves")
@@ -450,9 +452,9 @@ def plot_first_layer_features(
     >>> from skae import StackedAE
     >>> from skae.plot import plot_first_layer_features
     >>> X = load_digits().data / 16
-    >>> ae = StackedAE(n_components=16, hidden_layer_sizes=(), epochs=20, random_state=0)
-    >>> ae = ae.fit(X)  # doctest: +SKIP
-    >>> plot_first_layer_features(ae).shape  # doctest: +SKIP
+    >>> ae = StackedAE(n_components=16, hidden_layer_sizes=(), epochs=5, random_state=0)
+    >>> ae = ae.fit(X)  # a short training, enough for the example
+    >>> plot_first_layer_features(ae).shape
     (16,)
     """
     plt = _pyplot("plot_first_layer_features")
