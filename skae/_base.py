@@ -392,9 +392,9 @@ class BaseAutoencoder(
         self.n_iter_ = len(self.loss_curve_)
         if not partial and not monitor.converged:
             warnings.warn(
-                f"{type(self).__name__} ran its {epochs} epochs without the loss improving by "
-                f"less than tol={self.tol} for {self.n_iter_no_change} epochs; the training "
-                "may not have converged. Raise epochs to train longer.",
+                f"{type(self).__name__} used all {epochs} epochs while the loss was still "
+                f"improving by more than tol={self.tol} within {self.n_iter_no_change} epochs; "
+                "the training may not have converged. Raise epochs to train longer.",
                 ConvergenceWarning,
                 stacklevel=3,
             )
