@@ -79,3 +79,20 @@ def test_decoder_is_the_transposed_encoder_after_training_and_pickling(small_dig
     np.testing.assert_allclose(
         restored.inverse_transform(codes), _numpy_decoder(restored, codes), rtol=1e-4, atol=1e-5
     )
+
+
+def test_saved_file_keeps_the_tie(small_digits, tmp_path):
+    import skae
+
+    X_train, X_test = small_digits
+    ae = _fit(StackedAE(**{**SETTINGS, "epochs": 2}, tied_weights=True), X_train)
+    ae.save(tmp_path / "tied.skae")
+    loaded = skae.load(tmp_path / "tied.skae")
+    assert loaded.model_.count_params() == ae.model_.count_params()
+    for name in ("encoder_0", "encoder_1"):
+        assert loaded.decoder_.get_layer(name).kernel is loaded.encoder_.get_layer(name).kernel
+    codes = loaded.transform(X_test)
+    np.testing.assert_array_equal(codes, ae.transform(X_test))
+    np.testing.assert_allclose(
+        loaded.inverse_transform(codes), _numpy_decoder(loaded, codes), rtol=1e-4, atol=1e-5
+    )
