@@ -5,10 +5,19 @@ backend, and is registered under the ``skae`` package so that saved models load
 in Keras's safe mode without ``custom_objects`` and without ``Lambda`` layers.
 """
 
+import math
+
 import keras
 from keras import ops
 
-__all__ = ["GaussianNoise", "MaskingNoise", "SparsityPenalty", "TiedDense"]
+__all__ = [
+    "GaussianNoise",
+    "MaskingNoise",
+    "NegativeELBO",
+    "Sampling",
+    "SparsityPenalty",
+    "TiedDense",
+]
 
 _PACKAGE = "skae"
 
@@ -198,7 +207,9 @@ class TiedDense(keras.layers.Layer):
             initializer=self.kernel_initializer,
             regularizer=self.kernel_regularizer,
         )
-        self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer)
+        self.bias = self.add_weight(
+            name="bias", shape=(self.units,), initializer=self.bias_initializer
+        )
         self.transpose_bias = self.add_weight(
             name="transpose_bias", shape=(input_dim,), initializer=self.bias_initializer
         )
@@ -220,4 +231,109 @@ class TiedDense(keras.layers.Layer):
             bias_initializer=keras.initializers.serialize(self.bias_initializer),
             kernel_regularizer=keras.regularizers.serialize(self.kernel_regularizer),
         )
+        return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class Sampling(keras.layers.Layer):
+    """Reparameterised draw from a diagonal gaussian, active only while training.
+
+    Called on ``[z_mean, z_log_var]``, it returns
+    ``z_mean + exp(z_log_var / 2) * epsilon`` with ``epsilon`` standard
+    normal while training (the reparameterisation trick: gradients flow to
+    both inputs), and ``z_mean`` otherwise, so inference is deterministic.
+
+    Parameters
+    ----------
+    seed : int or None
+        Seed of the layer's own ``keras.random.SeedGenerator``.
+    """
+
+    def __init__(self, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.built = True
+
+    def call(self, inputs, training=False):
+        z_mean, z_log_var = inputs
+        if not training:
+            return z_mean
+        epsilon = keras.random.normal(
+            ops.shape(z_mean), dtype=z_mean.dtype, seed=self.seed_generator
+        )
+        return z_mean + ops.exp(0.5 * z_log_var) * epsilon
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[0]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(seed=self.seed)
+        return config
+
+
+@keras.saving.register_keras_serializable(package=_PACKAGE)
+class NegativeELBO(keras.layers.Layer):
+    """Identity on a VAE's reconstruction that adds the negative ELBO as a loss.
+
+    Called on ``[x, reconstruction, z_mean, z_log_var]``, it returns
+    ``reconstruction`` and adds the batch mean of
+
+    ``-log p(x | z) + beta * KL(N(z_mean, exp(z_log_var)) || N(0, I))``
+
+    to the model's losses, in nats per sample. The likelihood is
+    ``'bernoulli'`` (binary cross-entropy summed over features; ``x`` in
+    [0, 1], ``reconstruction`` the probabilities) or ``'gaussian'`` with unit
+    variance (half the summed squared error plus ``n_features / 2 *
+    log(2 pi)``). The loss is added in inference mode too, so a validation
+    loss is the same quantity.
+
+    Parameters
+    ----------
+    likelihood : {'bernoulli', 'gaussian'}
+    beta : float
+        Weight of the KL term (1 gives the ELBO).
+    """
+
+    def __init__(self, likelihood="bernoulli", beta=1.0, **kwargs):
+        super().__init__(**kwargs)
+        if likelihood not in ("bernoulli", "gaussian"):
+            raise ValueError(f"likelihood must be 'bernoulli' or 'gaussian', got {likelihood!r}.")
+        if not beta >= 0:
+            raise ValueError(f"beta must be non-negative, got {beta!r}.")
+        self.likelihood = likelihood
+        self.beta = float(beta)
+        self.built = True
+
+    def call(self, inputs):
+        x, reconstruction, z_mean, z_log_var = inputs
+        self.add_loss(ops.mean(self.negative_elbo(x, reconstruction, z_mean, z_log_var)))
+        return reconstruction
+
+    def reconstruction_nll(self, x, reconstruction):
+        """``-log p(x | z)`` per sample, in nats."""
+        if self.likelihood == "bernoulli":
+            return ops.sum(ops.binary_crossentropy(x, reconstruction), axis=-1)
+        n_features = ops.cast(ops.shape(x)[-1], x.dtype)
+        squared_error = ops.sum(ops.square(x - reconstruction), axis=-1)
+        return 0.5 * squared_error + 0.5 * math.log(2 * math.pi) * n_features
+
+    @staticmethod
+    def kl_divergence(z_mean, z_log_var):
+        """``KL(N(z_mean, exp(z_log_var)) || N(0, I))`` per sample, in nats."""
+        return -0.5 * ops.sum(1 + z_log_var - ops.square(z_mean) - ops.exp(z_log_var), axis=-1)
+
+    def negative_elbo(self, x, reconstruction, z_mean, z_log_var):
+        """The loss per sample: reconstruction term plus ``beta`` times the KL term."""
+        return self.reconstruction_nll(x, reconstruction) + self.beta * self.kl_divergence(
+            z_mean, z_log_var
+        )
+
+    def compute_output_shape(self, input_shape):
+        return input_shape[1]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(likelihood=self.likelihood, beta=self.beta)
         return config

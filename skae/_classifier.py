@@ -1,0 +1,518 @@
+"""A classifier that pretrains an autoencoder without labels, then fine-tunes its encoder."""
+
+import warnings
+from math import prod
+from numbers import Integral, Real
+
+import keras
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.preprocessing import LabelEncoder
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import check_is_fitted, validate_data
+
+from ._base import _OPTIMIZERS, _check_float32_range, _TrainingMonitor
+from ._utils import (
+    SeedStream,
+    dense_rows,
+    make_inference_function,
+    make_optimizer,
+    model_from_bytes,
+    model_to_bytes,
+    predict_in_chunks,
+    release_data,
+    seed_from_random_state,
+    steps_per_execution,
+)
+
+# The marker of an unlabeled sample, as in sklearn.semi_supervised.
+UNLABELED = -1
+
+
+class _LabeledBatches(keras.utils.PyDataset):
+    """Mini-batches of (input, class index) pairs drawn from rows of ``X``.
+
+    Rows are densified and cast to float32 one batch at a time, reshaped to
+    the network's input shape, and shuffled by a private seeded generator.
+    """
+
+    def __init__(self, X, targets, rows, batch_size, input_shape, *, shuffle=False, seed=0):
+        super().__init__()
+        self.X = X
+        self.targets = targets
+        self.rows = np.asarray(rows)
+        self.batch_size = int(batch_size)
+        self.input_shape = tuple(input_shape)
+        self.shuffle = shuffle
+        self._rng = np.random.default_rng(seed)
+        self._order = self._new_order()
+
+    def _new_order(self):
+        return self._rng.permutation(self.rows) if self.shuffle else self.rows
+
+    def __len__(self):
+        return -(-len(self.rows) // self.batch_size)
+
+    def __getitem__(self, index):
+        rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
+        batch = dense_rows(self.X, rows).reshape((len(rows), *self.input_shape))
+        return batch, self.targets[rows]
+
+    def on_epoch_end(self):
+        self._order = self._new_order()
+
+
+def _unlabeled_mask(y):
+    """True where ``y`` holds the unlabeled marker -1.
+
+    Numeric labels: the value -1. Object arrays (e.g. strings mixed with -1,
+    as ``SelfTrainingClassifier`` takes them): entries that are the number
+    -1. Arrays of strings have no unlabeled rows: the string ``"-1"`` is a
+    class like any other.
+    """
+    if y.dtype.kind in "biuf":
+        return y == UNLABELED
+    if y.dtype == object:
+        return np.fromiter(
+            (
+                isinstance(v, (Integral, Real, np.number))
+                and not isinstance(v, (bool, np.bool_))
+                and v == UNLABELED
+                for v in y
+            ),
+            dtype=bool,
+            count=len(y),
+        )
+    return np.zeros(len(y), dtype=bool)
+
+
+def _validation_split(targets, validation_fraction, seed):
+    """Stratified (when every class allows it) split of labeled positions."""
+    n_samples = len(targets)
+    n_validation = int(round(validation_fraction * n_samples))
+    if n_validation < 1 or n_validation >= n_samples:
+        raise ValueError(
+            f"early_stopping with validation_fraction={validation_fraction} needs at least one "
+            f"training and one validation sample; got {n_samples} labeled samples."
+        )
+    rng = np.random.default_rng(seed)
+    counts = np.bincount(targets)
+    n_classes = len(counts)
+    if counts.min() >= 2 and n_classes <= n_validation <= n_samples - n_classes:
+        # Each class gives about validation_fraction of its rows, at least one and
+        # never all; the totals are then adjusted to n_validation.
+        validation = []
+        per_class = np.maximum(1, np.floor(counts * validation_fraction)).astype(int)
+        per_class = np.minimum(per_class, counts - 1)
+        while per_class.sum() < n_validation:
+            room = np.flatnonzero(per_class < counts - 1)
+            per_class[rng.choice(room)] += 1
+        while per_class.sum() > n_validation:
+            room = np.flatnonzero(per_class > 1)
+            per_class[rng.choice(room)] -= 1
+        for label, k in enumerate(per_class):
+            members = np.flatnonzero(targets == label)
+            validation.append(rng.choice(members, size=k, replace=False))
+        validation = np.sort(np.concatenate(validation))
+    else:
+        validation = np.sort(rng.permutation(n_samples)[:n_validation])
+    train = np.setdiff1d(np.arange(n_samples), validation)
+    return train, validation
+
+
+class EncoderClassifier(ClassifierMixin, BaseEstimator):
+    """Pretrain an autoencoder without labels, then fine-tune its encoder with a softmax head.
+
+    ``fit`` clones ``autoencoder`` and trains the clone on every row of
+    ``X`` (labels are not used), copies its fitted encoder, puts a dense
+    softmax layer on the code and trains encoder and head together with
+    the cross-entropy of the labeled rows (``freeze_encoder=True`` trains
+    the head only, which is multinomial logistic regression on the codes).
+    The ``autoencoder`` parameter is never changed, and the fitted clone
+    ``autoencoder_`` keeps the pretrained weights: fine-tuning acts on a
+    copy of its encoder.
+
+    Semi-supervised data follow scikit-learn's convention
+    (:mod:`sklearn.semi_supervised`): rows labeled ``-1`` are unlabeled and
+    used for pretraining only. For numeric labels the value -1 marks them;
+    for labels of object dtype, the number -1 among, e.g., strings. An
+    array of strings has no unlabeled rows (the string ``"-1"`` is a class);
+    NumPy turns a list mixing strings and -1 into strings, so pass such
+    labels as an object array, as for ``SelfTrainingClassifier``.
+
+    Parameters
+    ----------
+    autoencoder : estimator, default=None
+        The autoencoder to pretrain, for instance any skae autoencoder. After
+        ``fit`` it must expose ``encoder_``, a Keras model from the input to
+        the code (the first output is used when it has several). ``None``
+        means ``StackedAE()``. An already fitted autoencoder wrapped in
+        :class:`sklearn.frozen.FrozenEstimator` is used as it is, without
+        pretraining. The encoder keeps its training-time layers (input noise,
+        code penalties) while being fine-tuned.
+    freeze_encoder : bool, default=False
+        If True, the encoder's weights stay as pretrained and only the
+        softmax head is trained.
+    optimizer : {'adam', 'adamw', 'nadam', 'rmsprop', 'sgd'}, default='adam'
+        Optimizer of the fine-tuning phase.
+    learning_rate : float, default=1e-3
+        Learning rate of the fine-tuning phase.
+    batch_size : int, default=32
+        Mini-batch size of the fine-tuning phase, capped at the number of
+        labeled training samples.
+    epochs : int, default=200
+        Maximum number of passes over the labeled data.
+    shuffle : bool, default=True
+        Reshuffle the labeled data every epoch.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the labeled data (stratified when
+        every class has at least two members), stop when the validation
+        cross-entropy stops improving and keep the best weights. Otherwise
+        training stops when the training loss stops improving.
+    validation_fraction : float, default=0.1
+    n_iter_no_change : int, default=10
+        Epochs without an improvement of at least ``tol`` before stopping.
+    tol : float, default=1e-4
+        Minimum improvement of the monitored loss.
+    verbose : {0, 1, 2}, default=0
+        Keras's progress output of the fine-tuning phase.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the head's initial weights, the shuffling and the validation
+        split. It also seeds the autoencoder's clone when the autoencoder's
+        own ``random_state`` is None. Global random states are never touched.
+
+    Attributes
+    ----------
+    autoencoder_ : estimator
+        The fitted clone of ``autoencoder`` (with its pretrained weights).
+    model_ : keras.Model
+        The fine-tuned network: the encoder's layers, then the softmax head.
+    classes_ : ndarray of shape (n_classes,)
+        The class labels seen among the labeled rows.
+    loss_curve_ : list of float
+        Fine-tuning cross-entropy (plus any penalties of the encoder) at the
+        end of each epoch.
+    validation_loss_curve_ : list of float or None
+        Validation cross-entropy per epoch when ``early_stopping`` is True.
+    best_loss_ : float
+        Lowest monitored loss.
+    n_iter_ : int
+        Number of fine-tuning epochs run.
+    n_features_in_ : int
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Defined only when X has string feature names.
+
+    See Also
+    --------
+    StackedAE : The default autoencoder.
+    sklearn.semi_supervised.SelfTrainingClassifier : Another way to use unlabeled rows.
+    sklearn.neural_network.MLPClassifier : The same network trained from random weights.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import EncoderClassifier, StackedAE
+    >>> X, y = load_digits(return_X_y=True)
+    >>> X = X / 16
+    >>> y_partial = y.copy()
+    >>> y_partial[200:] = -1  # only the first 200 digits keep their labels
+    >>> clf = EncoderClassifier(
+    ...     StackedAE(n_components=16, hidden_layer_sizes=(64,), epochs=20),
+    ...     epochs=50,
+    ...     random_state=0,
+    ... )
+    >>> clf = clf.fit(X, y_partial)
+    >>> bool(clf.score(X[200:], y[200:]) > 0.7)  # accuracy on the digits it had no label for
+    True
+    """
+
+    _parameter_constraints: dict = {
+        "autoencoder": [HasMethods(["fit"]), None],
+        "freeze_encoder": ["boolean"],
+        "optimizer": [StrOptions(_OPTIMIZERS)],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": [StrOptions({"auto"}), Interval(Integral, 0, 2, closed="both")],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(
+        self,
+        autoencoder=None,
+        *,
+        freeze_encoder=False,
+        optimizer="adam",
+        learning_rate=1e-3,
+        batch_size=32,
+        epochs=200,
+        shuffle=True,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        verbose=0,
+        random_state=None,
+    ):
+        self.autoencoder = autoencoder
+        self.freeze_encoder = freeze_encoder
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.epochs = epochs
+        self.shuffle = shuffle
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.verbose = verbose
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ training
+    @_fit_context(prefer_skip_nested_validation=False)
+    def fit(self, X, y):
+        """Pretrain the autoencoder on all of ``X``, then fine-tune on the labeled rows.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data, labeled and unlabeled. CSR/CSC matrices are
+            densified one batch at a time.
+        y : array-like of shape (n_samples,)
+            Class labels; -1 marks an unlabeled row (see the class notes).
+
+        Returns
+        -------
+        self : object
+            The fitted classifier.
+        """
+        # validate_data(reset=True) writes n_features_in_ before anything can fail:
+        # keep the whole previous state so a failed call leaves the estimator as it was.
+        previous_state = dict(self.__dict__)
+        try:
+            return self._fit(X, y)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(previous_state)
+            raise
+
+    def _fit(self, X, y):
+        X, y = validate_data(
+            self,
+            X,
+            y,
+            reset=True,
+            accept_sparse=("csr", "csc"),
+            dtype=(np.float64, np.float32),
+            y_numeric=False,
+        )
+        _check_float32_range(X, "X")
+        labeled = ~_unlabeled_mask(y)
+        if not labeled.any():
+            raise ValueError(
+                "Every sample is unlabeled (y == -1): EncoderClassifier needs labeled samples "
+                "to fine-tune on."
+            )
+        y_labeled = y[labeled]
+        check_classification_targets(y_labeled)
+        encoder_labels = LabelEncoder()
+        targets = np.full(len(y), -1, dtype=np.int32)
+        targets[labeled] = encoder_labels.fit_transform(y_labeled)
+        classes = encoder_labels.classes_
+        if len(classes) < 2:
+            raise ValueError(
+                "EncoderClassifier needs labeled samples of at least two classes; got one "
+                f"class, {classes[0]!r}."
+            )
+
+        seeds = SeedStream(seed_from_random_state(self.random_state))
+        autoencoder = clone(self._autoencoder())
+        params = autoencoder.get_params(deep=False)
+        # An unseeded autoencoder follows the classifier's seed (a frozen one is left alone).
+        autoencoder_seed = seeds()
+        if "random_state" in params and params["random_state"] is None:
+            autoencoder.set_params(random_state=autoencoder_seed)
+        autoencoder.fit(X, None)  # FrozenEstimator.fit requires y
+        encoder = self._fitted_encoder(autoencoder, X.shape[1])
+
+        labeled_rows = np.flatnonzero(labeled)
+        validation_rows = None
+        if self.early_stopping:
+            kept, held_out = _validation_split(
+                targets[labeled_rows], self.validation_fraction, seeds()
+            )
+            labeled_rows, validation_rows = labeled_rows[kept], labeled_rows[held_out]
+
+        batch_size = min(self.batch_size, len(labeled_rows))
+        model = self._build_model(encoder, len(classes), seeds, len(labeled_rows), batch_size)
+        monitor = _TrainingMonitor(
+            monitor="val_loss" if validation_rows is not None else "loss",
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            keep_best=validation_rows is not None,
+        )
+        input_shape = tuple(model.inputs[0].shape[1:])
+        train = _LabeledBatches(
+            X, targets, labeled_rows, batch_size, input_shape, shuffle=self.shuffle, seed=seeds()
+        )
+        validation = (
+            None
+            if validation_rows is None
+            else _LabeledBatches(X, targets, validation_rows, max(batch_size, 1024), input_shape)
+        )
+        try:
+            model.fit(
+                train,
+                validation_data=validation,
+                epochs=self.epochs,
+                shuffle=False,  # _LabeledBatches shuffles with its own seeded generator
+                verbose=self.verbose,
+                callbacks=[monitor],
+            )
+        finally:
+            release_data(train, validation)  # Keras would otherwise keep X for good
+        if monitor.diverged_at is not None:
+            raise ValueError(
+                f"Fine-tuning diverged: the loss became non-finite at epoch {monitor.diverged_at}. "
+                f"Lower learning_rate (now {self.learning_rate}) or scale the data."
+            )
+        if monitor.best_weights is not None:
+            model.set_weights(monitor.best_weights)
+
+        # Commit: only a successful fit changes the estimator.
+        self.autoencoder_ = autoencoder
+        self.classes_ = classes
+        self._set_model(model)
+        self.loss_curve_ = monitor.loss_curve
+        self.validation_loss_curve_ = monitor.validation_loss_curve or None
+        self.best_loss_ = monitor.best_loss
+        self.n_iter_ = len(self.loss_curve_)
+        if not monitor.converged:
+            warnings.warn(
+                f"EncoderClassifier ran its {self.epochs} fine-tuning epochs without the loss "
+                f"improving by less than tol={self.tol} for {self.n_iter_no_change} epochs; "
+                "the training may not have converged. Raise epochs to train longer.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return self
+
+    def _autoencoder(self):
+        if self.autoencoder is None:
+            from ._stacked import StackedAE
+
+            return StackedAE()
+        return self.autoencoder
+
+    @staticmethod
+    def _fitted_encoder(autoencoder, n_features):
+        encoder = getattr(autoencoder, "encoder_", None)
+        if not isinstance(encoder, keras.Model):
+            raise TypeError(
+                "The autoencoder must expose, once fitted, an encoder_ attribute holding a "
+                f"keras.Model; {type(autoencoder).__name__} has {type(encoder).__name__}."
+            )
+        input_shape = tuple(encoder.inputs[0].shape[1:])
+        if None in input_shape or prod(input_shape) != n_features:
+            raise ValueError(
+                f"The autoencoder's encoder takes inputs of shape {input_shape}, which does not "
+                f"hold the {n_features} features of X."
+            )
+        return encoder
+
+    def _build_model(self, encoder, n_classes, seeds, n_rows, batch_size):
+        # A copy, so that fine-tuning leaves the fitted autoencoder_ as pretrained.
+        copy = keras.models.clone_model(encoder)
+        copy.set_weights(encoder.get_weights())
+        copy.trainable = not self.freeze_encoder
+        code = copy.outputs[0]
+        probabilities = keras.layers.Dense(
+            n_classes,
+            activation="softmax",
+            kernel_initializer=keras.initializers.GlorotUniform(seed=seeds()),
+            name="softmax_head",
+        )(code)
+        model = keras.Model(copy.inputs[0], probabilities, name="EncoderClassifier")
+        # make_optimizer: a Keras optimizer that does not leak its traced graph (see _utils).
+        optimizer = make_optimizer(self.optimizer, self.learning_rate)
+        # As in the autoencoders: several steps per call into the backend when epochs are long.
+        model.compile(
+            optimizer=optimizer,
+            loss="sparse_categorical_crossentropy",
+            steps_per_execution=steps_per_execution(n_rows, batch_size),
+        )
+        return model
+
+    def _set_model(self, model):
+        self.model_ = model
+        self._inference = make_inference_function(model)
+
+    # ------------------------------------------------------------------ inference
+    def predict_proba(self, X):
+        """Class probabilities of ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Columns follow ``classes_``; rows sum to one.
+        """
+        check_is_fitted(self)
+        X = validate_data(
+            self, X, reset=False, accept_sparse=("csr", "csc"), dtype=(np.float64, np.float32)
+        )
+        _check_float32_range(X, "X")
+        shape = tuple(self.model_.inputs[0].shape[1:])
+        proba = predict_in_chunks(lambda rows: self._inference(rows.reshape((-1, *shape))), X)
+        proba = proba.astype(np.float64)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`."""
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def predict(self, X):
+        """The most probable class of each row of ``X``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            Labels from ``classes_``.
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    # ------------------------------------------------------------------ protocol
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+    def __getstate__(self):
+        state = {k: v for k, v in self.__dict__.items() if k not in ("model_", "_inference")}
+        if "model_" in self.__dict__:
+            state["_keras_archive"] = model_to_bytes(self.model_)
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        archive = state.pop("_keras_archive", None)
+        self.__dict__.update(state)
+        if archive is not None:
+            self._set_model(model_from_bytes(archive))
