@@ -18,21 +18,25 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._layers import GaussianNoise, MaskingNoise, SparsityPenalty
+from ._layers import GaussianNoise, MaskingNoise, NegativeELBO, SparsityPenalty
 from ._utils import (
     BatchSequence,
     SeedStream,
     make_inference_function,
+    make_optimizer,
     model_from_bytes,
     model_to_bytes,
     predict_in_chunks,
+    release_data,
     seed_from_random_state,
+    skip_single_replica_all_reduce,
     steps_per_execution,
 )
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _OPTIMIZERS = {"adam", "adamw", "nadam", "rmsprop", "sgd"}
 _LOSSES = {"mse": "mean_squared_error", "binary_crossentropy": "binary_crossentropy"}
+_DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 # Networks are saved with the estimator by __getstate__ and rebuilt by __setstate__.
 _NETWORK_ATTRIBUTES = ("model_", "encoder_", "decoder_", "_inference")
 
@@ -127,6 +131,8 @@ class BaseAutoencoder(
         "verbose": [StrOptions({"auto"}), Interval(Integral, 0, 2, closed="both")],
         "warm_start": ["boolean"],
         "random_state": ["random_state"],
+        "jit_compile": [StrOptions({"auto"}), "boolean"],
+        "dtype_policy": [StrOptions(set(_DTYPE_POLICIES)), None],
     }
 
     # ------------------------------------------------------------------ family hooks
@@ -151,6 +157,9 @@ class BaseAutoencoder(
 
     def _check_family_params(self, X):
         """Checks of parameters against each other or the data; raise ValueError."""
+
+    def _check_resume_data(self, X):
+        """Checks of new data against the fitted network (partial_fit, warm starts)."""
 
     def _pretrain(self, layers, X, rows, seeds):
         """Train before the end-to-end phase (e.g. greedy layer-wise); no-op by default."""
@@ -250,13 +259,15 @@ class BaseAutoencoder(
 
     def _compile(self, model, n_rows, loss=None):
         """Compile ``model`` with the estimator's optimizer for ``n_rows`` training rows."""
-        optimizer = keras.optimizers.get(
-            {"class_name": self.optimizer, "config": {"learning_rate": self.learning_rate}}
-        )
+        optimizer = make_optimizer(self.optimizer, self.learning_rate)
+        if getattr(self, "dtype_policy", None) == "mixed_float16":
+            # Keras adds loss scaling only for a model-wide policy; ours is per layer.
+            optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         model.compile(
             optimizer=optimizer,
             loss=self._training_loss() if loss is None else loss,
             steps_per_execution=steps_per_execution(n_rows, self.batch_size),
+            jit_compile=getattr(self, "jit_compile", "auto"),
         )
 
     def _training_loss(self):
@@ -321,6 +332,8 @@ class BaseAutoencoder(
         resume = continue_training and hasattr(self, "model_")
         X = self._check_X(X, reset=not resume)
         output_activation = self._check_params_against_data(X)
+        if resume:
+            self._check_resume_data(X)
         n_samples = X.shape[0]
         seed = seed_from_random_state(self.random_state)
         if resume:
@@ -336,11 +349,14 @@ class BaseAutoencoder(
             model, encoder, decoder = self.model_, self.encoder_, self.decoder_
             snapshot = _snapshot(model)
             previous_curve = list(self.loss_curve_)
+            # An unpickled or loaded model's optimizer lacks the fix against a leak per trace.
+            skip_single_replica_all_reduce(model.optimizer)
         else:
             layers = self._base_layers(X, seeds)
             layers.update(
                 self._build_layers(self._input_shape(X.shape[1]), output_activation, seeds)
             )
+            _set_dtype_policy(layers, getattr(self, "dtype_policy", None))
             model, encoder, decoder = self._assemble(layers, self._input_shape(X.shape[1]))
             self._pretrain(layers, X, rows, seeds)
             self._compile(model, len(rows))
@@ -372,6 +388,8 @@ class BaseAutoencoder(
             if snapshot is not None:
                 _restore(model, snapshot)
             raise
+        finally:
+            release_data(train, validation)
         if monitor.diverged_at is not None:
             if snapshot is not None:
                 _restore(model, snapshot)
@@ -512,6 +530,24 @@ class BaseAutoencoder(
             self._set_networks(model, encoder, decoder)
 
 
+# Layers that add to the loss compute it in float32, so that it sums with the main loss
+# and small terms (a KL divergence) keep their precision.
+_FLOAT32_LAYERS = (SparsityPenalty, NegativeELBO)
+
+
+def _set_dtype_policy(layers, policy):
+    """Give the layers ``policy`` before they are built; losses stay float32.
+
+    Set per layer rather than with ``keras.config.set_dtype_policy``, which is
+    global. The policy is saved in each layer's config, so pickles keep it.
+    """
+    if policy is None:
+        return
+    for layer in layers.values():
+        if not isinstance(layer, _FLOAT32_LAYERS):
+            layer.dtype_policy = policy
+
+
 def _data_range(X):
     values = X.data if sp.issparse(X) else X
     if values.size == 0:
@@ -543,16 +579,13 @@ def _split_rows(n_samples, validation_fraction, seed):
 
 
 def _snapshot(model):
+    # model.variables, not get_weights(): it also holds the noise and sampling layers'
+    # seed-generator states, which a failed pass must not leave advanced.
     optimizer = model.optimizer
-    optimizer_state = (
-        [keras.ops.convert_to_numpy(v) for v in optimizer.variables] if optimizer else []
-    )
-    return model.get_weights(), optimizer_state
+    variables = [*model.variables, *(optimizer.variables if optimizer else [])]
+    return variables, [keras.ops.convert_to_numpy(v) for v in variables]
 
 
 def _restore(model, snapshot):
-    weights, optimizer_state = snapshot
-    model.set_weights(weights)
-    if model.optimizer:
-        for variable, value in zip(model.optimizer.variables, optimizer_state, strict=True):
-            variable.assign(value)
+    for variable, value in zip(*snapshot, strict=True):
+        variable.assign(value)

@@ -59,8 +59,46 @@ def steps_per_execution(n_rows, batch_size):
         # ("You must feed a value for placeholder tensor").
         if tf.distribute.has_strategy():
             return 1
+    elif keras.backend.backend() == "torch":
+        return 1  # Keras's PyTorch trainer refuses steps_per_execution > 1
     steps_per_epoch = -(-n_rows // batch_size)
     return int(min(32, max(1, steps_per_epoch // 4)))
+
+
+def make_optimizer(name, learning_rate):
+    """A fresh Keras optimizer ``name`` with ``learning_rate``, safe to create once per fit.
+
+    On TensorFlow, Keras sums the gradients over replicas with
+    ``ReplicaContext.all_reduce`` even without a distribution strategy. Traced
+    inside a ``tf.function``, that call registers a new ``tf.custom_gradient``
+    in TensorFlow's process-wide gradient registry, which is never emptied and
+    keeps the whole traced training graph alive: about 7 MB per fit, so a
+    long-running process grew without bound (benchmarks/soak.py). With a single
+    replica (no strategy) the all-reduce sum is the identity, so this optimizer
+    skips it; under a strategy Keras's own path is kept. Nothing global is
+    changed or cleared, so other models and estimators are unaffected.
+    """
+    optimizer = keras.optimizers.get(
+        {"class_name": name, "config": {"learning_rate": learning_rate}}
+    )
+    skip_single_replica_all_reduce(optimizer)
+    return optimizer
+
+
+def skip_single_replica_all_reduce(optimizer):
+    """Make ``optimizer`` skip the no-op all-reduce of one replica; see ``make_optimizer``.
+
+    An instance attribute, not saved with the model: call it again on an
+    optimizer restored from an archive.
+    """
+    if optimizer is None or keras.backend.backend() != "tensorflow":
+        return
+    import tensorflow as tf
+
+    if not tf.distribute.has_strategy():
+        optimizer._all_reduce_sum_gradients = list
+    else:  # several replicas may need the sum: Keras's own method again
+        vars(optimizer).pop("_all_reduce_sum_gradients", None)
 
 
 def dense_rows(X, rows, dtype="float32"):
@@ -105,19 +143,82 @@ class BatchSequence(keras.utils.PyDataset):
         self._order = self._new_order()
 
 
+def release_data(*datasets):
+    """Drop the data that finished ``PyDataset`` objects (batch sequences) hold.
+
+    On TensorFlow, Keras feeds a ``PyDataset`` through ``Dataset.from_generator``,
+    whose ``py_func`` stays registered in TensorFlow's global default graph for
+    the life of the process, keeping the dataset alive: without this, every fit
+    kept its training array (found by benchmarks/soak.py and test_faults.py).
+    Only the emptied shells stay behind.
+    """
+    for dataset in datasets:
+        for name in ("X", "targets", "rows", "_order"):
+            if dataset is not None and name in vars(dataset):
+                setattr(dataset, name, None)
+
+
 def make_inference_function(model):
     """A function ``x -> model(x, training=False)`` that is cheap to call.
 
     ``Model.predict`` pays tens of milliseconds per call; on TensorFlow a
     ``tf.function`` with a batch-size-free signature traces once and then
-    costs well under a millisecond. Other backends call the model directly.
+    costs well under a millisecond. On JAX a jitted stateless call does the
+    same; on PyTorch the model is called without recording gradients; other
+    backends call the model directly.
     """
-    if keras.backend.backend() == "tensorflow":
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
         import tensorflow as tf
 
         spec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), model.inputs[0].dtype)
-        return tf.function(lambda x: model(x, training=False), input_signature=[spec])
+        # autograph=False: a plain model call needs no conversion, and AutoGraph cannot parse
+        # a lambda's source (it warns on every trace).
+        return tf.function(
+            lambda x: model(x, training=False), input_signature=[spec], autograph=False
+        )
+    if backend == "jax":
+        return _jax_inference_function(model)
+    if backend == "torch":
+        import torch
+
+        def call(x):
+            with torch.no_grad():
+                return model(x, training=False)
+
+        return call
     return lambda x: model(x, training=False)
+
+
+def _jax_inference_function(model):
+    """``x -> model(x, training=False)`` as one jitted JAX function.
+
+    The variables' current values are arguments of the jitted function, so
+    weights changed later (``partial_fit``, warm starts, best weights restored)
+    are used without retracing. ``jax.jit`` traces once per input shape:
+    rows are padded to a power of two (at least 8), so a handful of traces
+    serve every batch size. Rows do not interact at inference, so the
+    padding rows do not change the others and are cut off again.
+    """
+    import jax
+
+    @jax.jit
+    def stateless(trainable, non_trainable, x):
+        return model.stateless_call(trainable, non_trainable, x, training=False)[0]
+
+    def call(x):
+        x = np.asarray(x)
+        n_rows = x.shape[0]
+        padded = max(8, 1 << max(n_rows - 1, 0).bit_length())
+        x = np.pad(x, [(0, padded - n_rows)] + [(0, 0)] * (x.ndim - 1))
+        outputs = stateless(
+            [v.value for v in model.trainable_variables],
+            [v.value for v in model.non_trainable_variables],
+            x,
+        )
+        return jax.tree_util.tree_map(lambda t: t[:n_rows], outputs)
+
+    return call
 
 
 def predict_in_chunks(function, X, chunk=INFERENCE_CHUNK):
