@@ -1,0 +1,85 @@
+"""The benchmark scripts' --smoke modes, run in-process so that the scripts cannot rot.
+
+Smoke runs use a few hundred images and one or two epochs: their numbers mean nothing, the
+test only checks that each script runs end to end and writes its JSON, markdown and plot.
+"""
+
+import importlib.util
+import inspect
+import json
+import warnings
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+MNIST10K = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist10k.npz"
+
+
+def load_script(name):
+    path = BENCHMARKS / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"skae_benchmark_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_smoke(name, tmp_path, *extra, stem=None):
+    """Run a script's smoke mode into ``tmp_path``; return its saved JSON."""
+    stem = stem or name
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        load_script(name).main(["--smoke", "--out", str(tmp_path), *extra])
+    saved = json.loads((tmp_path / f"{stem}.json").read_text())
+    assert saved["benchmark"] == name and saved["smoke"] is True
+    assert saved["machine"]["cpu_count"] >= 1
+    markdown = (tmp_path / f"{stem}.md").read_text()
+    assert "Regenerate: `python benchmarks/" in markdown
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        pass  # plots are optional (pip install "skae[plot]")
+    else:
+        assert (tmp_path / f"{stem}.png").stat().st_size > 0
+    return saved
+
+
+def test_representations_smoke(tmp_path):
+    import skae
+
+    saved = run_smoke(
+        "representations", tmp_path, "--datasets", "digits", stem="representations_digits"
+    )
+    methods = {r["family"] for r in saved["records"]}
+    families = {
+        name
+        for name in skae.__all__
+        if inspect.isclass(cls := getattr(skae, name))
+        and issubclass(cls, skae.BaseAutoencoder)
+        and not inspect.isabstract(cls)
+    }
+    # Every skae family exported by the package is benchmarked, next to the peers.
+    assert {"pixels", "PCA", "BernoulliRBM"} | families <= methods
+    assert all(r["error"] is None for r in saved["records"]), saved["records"]
+
+
+@pytest.mark.skipif(not MNIST10K.exists(), reason=f"{MNIST10K} not available")
+def test_label_budget_smoke(tmp_path):
+    saved = run_smoke("label_budget", tmp_path, "--mnist", str(MNIST10K))
+    assert {"LR raw pixels", "PCA + LR (best k)", "EncoderClassifier"} <= set(saved["summary"])
+
+
+def test_rbm_peer_smoke(tmp_path):
+    saved = run_smoke("rbm_peer", tmp_path, "--families", "StackedAE")
+    kinds = {r["kind"] for r in saved["records"]}
+    assert kinds == {"peer", "skae pipeline", "skae classifier"}
+    assert all(r["error"] is None for r in saved["records"]), saved["records"]
+
+
+@pytest.mark.skipif(not MNIST10K.exists(), reason=f"{MNIST10K} not available")
+def test_vae_cae_mnist_smoke(tmp_path):
+    saved = run_smoke("vae_cae_mnist", tmp_path, "--mnist", str(MNIST10K))
+    results = saved["results"]
+    assert {"vae_elbo", "vae_2d", "cae_vs_dense"} <= set(results)
+    models = {r["model"] for r in results["cae_vs_dense"]["records"]}
+    assert models == {"ConvolutionalAE", "StackedAE"}
