@@ -328,7 +328,10 @@ def test_doctest_style_example_runs(data):
 # ---------------------------------------------------------------- the label-budget claim
 
 
-@pytest.mark.skipif(not MNIST10K.exists(), reason=f"{MNIST10K} not available")
+@pytest.mark.skipif(
+    not MNIST10K.exists(),
+    reason=f"no {MNIST10K}: the claim is measured on real MNIST digits",
+)
 def test_with_1000_labels_beats_raw_pixels_and_pca_on_mnist10k():
     """With 1,000 labels of mnist10k, pretraining on all 8,000 training images pays.
 

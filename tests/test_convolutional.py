@@ -36,7 +36,10 @@ def images(small_digits):
 
 
 # ------------------------------------------------------------------ the claim on MNIST
-@pytest.mark.skipif(not MNIST10K.exists(), reason=f"{MNIST10K} not available")
+@pytest.mark.skipif(
+    not MNIST10K.exists(),
+    reason=f"no {MNIST10K}: the claim is measured on real MNIST digits",
+)
 def test_reconstructs_mnist_better_than_a_dense_autoencoder_with_as_many_code_values():
     with np.load(MNIST10K) as data:
         X_train = data["x_train"][:1000].reshape(1000, -1) / 255.0

@@ -314,7 +314,10 @@ def _live_traced_graphs():
     return sum(isinstance(o, FuncGraph) for o in gc.get_objects())
 
 
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's graphs")
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="guards a leak in TensorFlow's global registries, which other backends lack",
+)
 def test_repeated_fits_leave_no_traced_graphs_and_other_models_keep_working(fitted):
     # A model the user owns and a fitted estimator, alive while other estimators come and go.
     user = keras.Sequential([keras.Input((64,)), keras.layers.Dense(3)])
@@ -362,7 +365,10 @@ def test_training_data_is_not_kept_after_fit(estimator):
     assert alive() is None
 
 
-@pytest.mark.skipif(keras.backend.backend() != "tensorflow", reason="TensorFlow's all-reduce")
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="guards skae's patch of the TensorFlow optimizer's all-reduce, used only on TensorFlow",
+)
 def test_the_leak_fix_is_only_used_without_a_distribution_strategy():
     import tensorflow as tf
 

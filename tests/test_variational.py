@@ -15,7 +15,10 @@ import skae
 from skae import VariationalAE
 
 MNIST10K = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist10k.npz"
-needs_mnist = pytest.mark.skipif(not MNIST10K.exists(), reason=f"{MNIST10K} not available")
+needs_mnist = pytest.mark.skipif(
+    not MNIST10K.exists(),
+    reason=f"no {MNIST10K}: the claim is measured on real MNIST digits",
+)
 
 
 @pytest.fixture(scope="module")
