@@ -404,7 +404,8 @@ class VariationalAE(BaseAutoencoder):
     def _negative_log_likelihood(self, x, decoded):
         """``-log p(x | z)`` summed over the last axis, in float64, as the training loss."""
         if self.likelihood_ == "bernoulli":
-            p = np.clip(decoded, _EPSILON, 1 - _EPSILON)
+            epsilon = keras.config.epsilon()  # Keras's binary_crossentropy clips so
+            p = np.clip(decoded, epsilon, 1 - epsilon)
             return -np.sum(x * np.log(p) + (1 - x) * np.log1p(-p), axis=-1)
         squared_error = np.sum((x - decoded) ** 2, axis=-1)
         return 0.5 * squared_error + 0.5 * np.log(2 * np.pi) * x.shape[-1]
@@ -440,10 +441,6 @@ class VariationalAE(BaseAutoencoder):
             raise ValueError(f"n_samples must be a positive integer; got {n_samples!r}.")
         rng = np.random.default_rng(seed_from_random_state(random_state))
         return self.inverse_transform(rng.standard_normal((int(n_samples), self._n_features_out)))
-
-
-# Keras clips probabilities to [epsilon, 1 - epsilon] in binary_crossentropy.
-_EPSILON = 1e-7
 
 
 def _row_generator(row):
