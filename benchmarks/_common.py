@@ -191,12 +191,40 @@ class Timer:
         return False
 
 
+def gpu_names():
+    """The GPUs that Keras's backend computes on (empty on a CPU-only machine)."""
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return [d.name for d in tf.config.list_physical_devices("GPU")]
+    if backend == "jax":
+        import jax
+
+        return [str(d.device_kind) for d in jax.devices() if d.platform == "gpu"]
+    if backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return []
+
+
 def machine_info():
+    import importlib.metadata
+
     import keras
     import sklearn
-    import tensorflow as tf
 
     import skae
+
+    def version(name):
+        try:
+            return importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            return None
 
     return {
         "platform": platform.platform(),
@@ -205,11 +233,11 @@ def machine_info():
         "python": sys.version.split()[0],
         "numpy": np.__version__,
         "scikit-learn": sklearn.__version__,
-        "tensorflow": tf.__version__,
+        "tensorflow": version("tensorflow"),
         "keras": keras.__version__,
         "keras_backend": keras.backend.backend(),
         "skae": skae.__version__,
-        "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        "gpus": gpu_names(),
         # Fit times are wall-clock: a machine shared with other jobs makes them longer.
         "load_average_1_5_15_min": [round(x, 2) for x in os.getloadavg()],
     }
@@ -248,7 +276,8 @@ def machine_line(machine):
         f"Machine: {machine['platform']}, {machine['cpu_count']} CPUs"
         f"{', GPU ' + ', '.join(machine['gpus']) if machine['gpus'] else ', no GPU'}; "
         f"Python {machine['python']}, scikit-learn {machine['scikit-learn']}, "
-        f"TensorFlow {machine['tensorflow']}, Keras {machine['keras']}, skae {machine['skae']}."
+        f"TensorFlow {machine['tensorflow']}, Keras {machine['keras']} "
+        f"(backend {machine.get('keras_backend', 'tensorflow')}), skae {machine['skae']}."
         + (
             f" Load average over the last 15 minutes when the run ended: "
             f"{machine['load_average_1_5_15_min'][2]} (fit times are wall-clock)."

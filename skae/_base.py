@@ -28,6 +28,7 @@ from ._utils import (
     model_to_bytes,
     predict_in_chunks,
     release_data,
+    resolve_jit_compile,
     seed_from_random_state,
     skip_single_replica_all_reduce,
     steps_per_execution,
@@ -257,8 +258,8 @@ class BaseAutoencoder(
             )
         return layers
 
-    def _compile(self, model, n_rows, loss=None):
-        """Compile ``model`` with the estimator's optimizer for ``n_rows`` training rows."""
+    def _compile(self, model, n_rows, epochs, loss=None):
+        """Compile ``model`` with the estimator's optimizer for ``epochs`` over ``n_rows`` rows."""
         optimizer = make_optimizer(self.optimizer, self.learning_rate)
         if getattr(self, "dtype_policy", None) == "mixed_float16":
             # Keras adds loss scaling only for a model-wide policy; ours is per layer.
@@ -267,7 +268,9 @@ class BaseAutoencoder(
             optimizer=optimizer,
             loss=self._training_loss() if loss is None else loss,
             steps_per_execution=steps_per_execution(n_rows, self.batch_size),
-            jit_compile=getattr(self, "jit_compile", "auto"),
+            jit_compile=resolve_jit_compile(
+                getattr(self, "jit_compile", "auto"), model, n_rows, self.batch_size, epochs
+            ),
         )
 
     def _training_loss(self):
@@ -359,7 +362,7 @@ class BaseAutoencoder(
             _set_dtype_policy(layers, getattr(self, "dtype_policy", None))
             model, encoder, decoder = self._assemble(layers, self._input_shape(X.shape[1]))
             self._pretrain(layers, X, rows, seeds)
-            self._compile(model, len(rows))
+            self._compile(model, len(rows), epochs)
             snapshot, previous_curve = None, []
 
         monitor = _TrainingMonitor(

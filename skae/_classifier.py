@@ -23,6 +23,7 @@ from ._utils import (
     model_to_bytes,
     predict_in_chunks,
     release_data,
+    resolve_jit_compile,
     seed_from_random_state,
     steps_per_execution,
 )
@@ -448,6 +449,14 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             optimizer=optimizer,
             loss="sparse_categorical_crossentropy",
             steps_per_execution=steps_per_execution(n_rows, batch_size),
+            # The autoencoder's choice of XLA, made concrete for the fine-tuning's length.
+            jit_compile=resolve_jit_compile(
+                getattr(self.autoencoder, "jit_compile", "auto"),
+                model,
+                n_rows,
+                batch_size,
+                self.epochs,
+            ),
         )
         return model
 

@@ -106,11 +106,13 @@ class ConvolutionalAE(BaseAutoencoder):
         the noise. The same integer gives identical results on CPU; global
         random states are never touched.
     jit_compile : bool or 'auto', default='auto'
-        Compile the training step with XLA. ``'auto'`` leaves the choice to
-        Keras (off on CPU). On 2 CPU cores XLA made steady epochs of a
-        784-512-256 autoencoder 25-55% faster at batch 64-100, about 20%
-        at 256 and nothing at 1024, while compiling lengthens the first
-        epoch by seconds (``benchmarks/speed.py``): worth it for long fits.
+        Compile the training step with XLA. ``'auto'`` compiles on GPUs (as
+        Keras does) and, on CPU, when the fit plans at least 1,000 steps of at
+        least 1e8 flop each: there XLA made steady epochs of MNIST-sized
+        networks 1.2-2x faster on 2 cores, while compiling adds 2-6 s to the
+        first epoch and digits-sized networks gained nothing
+        (``benchmarks/defaults.py``, ``benchmarks/speed.py``). The choice made
+        is ``model_.jit_compile``.
     dtype_policy : {'float32', 'mixed_float16', 'mixed_bfloat16'} or None, default=None
         Keras dtype policy of the network's layers. The mixed policies
         compute in 16 bits with float32 weights and losses, meant for GPUs

@@ -124,11 +124,13 @@ class StackedAE(BaseAutoencoder):
         the noise. The same integer gives identical results on CPU; global
         random states are never touched.
     jit_compile : bool or 'auto', default='auto'
-        Compile the training step with XLA. ``'auto'`` leaves the choice to
-        Keras (off on CPU). On 2 CPU cores XLA made steady epochs of a
-        784-512-256 autoencoder 25-55% faster at batch 64-100, about 20%
-        at 256 and nothing at 1024, while compiling lengthens the first
-        epoch by seconds (``benchmarks/speed.py``): worth it for long fits.
+        Compile the training step with XLA. ``'auto'`` compiles on GPUs (as
+        Keras does) and, on CPU, when the fit plans at least 1,000 steps of at
+        least 1e8 flop each: there XLA made steady epochs of MNIST-sized
+        networks 1.2-2x faster on 2 cores, while compiling adds 2-6 s to the
+        first epoch and digits-sized networks gained nothing
+        (``benchmarks/defaults.py``, ``benchmarks/speed.py``). The choice made
+        is ``model_.jit_compile``.
     dtype_policy : {'float32', 'mixed_float16', 'mixed_bfloat16'} or None, default=None
         Keras dtype policy of the network's layers. The mixed policies
         compute in 16 bits with float32 weights and losses, meant for GPUs
@@ -344,7 +346,12 @@ class StackedAE(BaseAutoencoder):
             output = layers[f"decoder_{depth - 1 - i}"](code)
         model = keras.Model(x, output, name=f"pretrain_{i}")
         # Hidden codes are not in [0, 1]: phases above the input use squared error.
-        self._compile(model, inputs.shape[0], loss=None if i == 0 else "mean_squared_error")
+        self._compile(
+            model,
+            inputs.shape[0],
+            self.pretrain_epochs,
+            loss=None if i == 0 else "mean_squared_error",
+        )
         monitor = _TrainingMonitor(
             monitor="loss", tol=self.tol, n_iter_no_change=self.n_iter_no_change, keep_best=False
         )

@@ -10,6 +10,8 @@ import keras
 import numpy as np
 import scipy.sparse as sp
 
+from ._layers import TiedDense
+
 # Rows per inference chunk: large enough to keep matmuls efficient, small
 # enough that a chunk of a sparse matrix densified as float32 stays small.
 INFERENCE_CHUNK = 4096
@@ -63,6 +65,53 @@ def steps_per_execution(n_rows, batch_size):
         return 1  # Keras's PyTorch trainer refuses steps_per_execution > 1
     steps_per_epoch = -(-n_rows // batch_size)
     return int(min(32, max(1, steps_per_epoch // 4)))
+
+
+# XLA on CPU, measured on 2 cores (benchmarks/defaults.py and benchmarks/speed.py): steady
+# epochs ran 1.2-2x faster for MNIST-sized dense, variational and convolutional networks,
+# compiling added 2-6 s to the first epoch, and full fits of the digits-sized network
+# (64 features, about 4e7 flop per step) ran slower (32 s against 26 s).
+XLA_MIN_STEPS = 1000  # training steps a fit must plan to repay the compilation
+XLA_MIN_FLOP_PER_STEP = 1e8  # forward and backward arithmetic of one training step
+
+
+def resolve_jit_compile(jit_compile, model, n_rows, batch_size, epochs):
+    """The ``jit_compile`` to give ``Model.compile``: skae's ``'auto'`` made concrete.
+
+    Keras's own ``'auto'`` compiles with XLA on GPUs (and always on JAX) but never on a
+    CPU-only TensorFlow. skae's ``'auto'`` also compiles on CPU when the fit plans at
+    least ``XLA_MIN_STEPS`` steps of at least ``XLA_MIN_FLOP_PER_STEP`` each, where
+    XLA's faster steps repay its compilation.
+    """
+    if jit_compile != "auto" or keras.backend.backend() != "tensorflow":
+        return jit_compile
+    import tensorflow as tf
+
+    if tf.distribute.has_strategy() or tf.config.list_logical_devices("GPU"):
+        return "auto"  # Keras decides: XLA on GPUs
+    batch_size = min(batch_size, n_rows)
+    steps = epochs * -(-n_rows // batch_size)
+    flop_per_step = 3 * forward_flop_per_sample(model) * batch_size  # backward: twice forward
+    return bool(steps >= XLA_MIN_STEPS and flop_per_step >= XLA_MIN_FLOP_PER_STEP)
+
+
+def forward_flop_per_sample(model):
+    """About 2 x kernel weights x positions each kernel is applied at, summed over layers."""
+    total = 0
+    for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            total += forward_flop_per_sample(layer)
+            continue
+        kernels = [w for w in layer.trainable_weights if len(w.shape) >= 2]
+        if not kernels:
+            continue
+        if isinstance(layer, TiedDense):
+            positions = 2  # one kernel, used by the encoder and, transposed, the decoder
+        else:  # a convolution is applied at every position of its larger feature map
+            shapes = [layer.input.shape, layer.output.shape]
+            positions = max(int(np.prod(shape[1:-1])) for shape in shapes)
+        total += 2 * positions * sum(int(np.prod(w.shape)) for w in kernels)
+    return total
 
 
 def make_optimizer(name, learning_rate):

@@ -3,6 +3,7 @@
 import pickle
 import warnings
 
+import keras
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
@@ -54,3 +55,42 @@ def test_jit_compile_gives_the_same_training(digits):
 def test_unknown_dtype_policy_is_refused(digits):
     with pytest.raises(ValueError, match="dtype_policy"):
         StackedAE(dtype_policy="float8").fit(digits)
+
+
+def test_jit_compile_is_deterministic(digits):
+    settings = dict(n_components=4, hidden_layer_sizes=(16,), epochs=2, random_state=3)
+    first = fit(StackedAE(**settings, jit_compile=True), digits)
+    second = fit(StackedAE(**settings, jit_compile=True), digits)
+    np.testing.assert_array_equal(first.transform(digits), second.transform(digits))
+
+
+class _StopAfterFirstStep(keras.callbacks.Callback):
+    """Ends the fit after its first step: what is checked is how the fit was compiled."""
+
+    def on_train_batch_end(self, batch, logs=None):
+        self.model.stop_training = True
+
+
+@pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="the CPU rule is skae's choice for TensorFlow; Keras on JAX always compiles",
+)
+def test_auto_jit_compile_chooses_xla_for_long_fits_of_big_networks_on_cpu():
+    import tensorflow as tf
+
+    if tf.config.list_logical_devices("GPU"):
+        pytest.skip("on a GPU Keras's own 'auto' decides")
+    X = np.random.default_rng(0).random((80, 784))
+    big = dict(hidden_layer_sizes=(4096,), batch_size=8, callbacks=[_StopAfterFirstStep()])
+    # 10 steps per epoch of about 3e8 flop each: 100 epochs repay XLA's compilation, 5 do not.
+    long_fit = fit(StackedAE(**big, epochs=100), X)
+    short_fit = fit(StackedAE(**big, epochs=5), X)
+    small_network = fit(
+        StackedAE(hidden_layer_sizes=(8,), batch_size=8, epochs=100, callbacks=big["callbacks"]),
+        X,
+    )
+    refused = fit(StackedAE(**big, epochs=100, jit_compile=False), X)
+    assert long_fit.model_.jit_compile is True
+    assert short_fit.model_.jit_compile is False
+    assert small_network.model_.jit_compile is False
+    assert refused.model_.jit_compile is False
