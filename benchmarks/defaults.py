@@ -14,9 +14,12 @@ import argparse
 import sys
 import time
 import warnings
+from pathlib import Path
 
-import _common as common
-import numpy as np
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as common  # noqa: E402
+import numpy as np  # noqa: E402
 
 CANDIDATES = [  # (batch_size, jit_compile, learning_rate)
     (64, False, 1e-3),
@@ -128,6 +131,23 @@ def render(payload):
     return "\n".join(lines)
 
 
+def plot(payload, folder):
+    plt = common.pyplot()
+    if plt is None:
+        return
+    names = list(payload["datasets"])
+    figure, axes = plt.subplots(1, len(names), figsize=(6 * len(names), 4), squeeze=False)
+    for axis, name in zip(axes[0], names, strict=True):
+        for r in payload["datasets"][name]["results"]:
+            label = f"batch {r['batch_size']}, XLA {r['jit_compile']}, lr {r['learning_rate']}"
+            axis.plot(r["curve_seconds"], r["curve_test_mse"], label=label)
+        axis.set(title=name, xlabel="training seconds", ylabel="held-out MSE", yscale="log")
+        axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(folder / "defaults.png", dpi=100)
+    plt.close(figure)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     common.add_common_arguments(parser, families=False)
@@ -161,6 +181,7 @@ def main(argv=None):
     payload["command"] = common.command_line("defaults.py", sys.argv[1:] if argv is None else argv)
     common.write_json(folder, "defaults", payload)
     common.write_text(folder, "defaults.md", render(payload))
+    plot(payload, folder)
     print(render(payload))
 
 

@@ -89,3 +89,10 @@ def test_vae_cae_mnist_smoke(tmp_path):
     assert {"vae_elbo", "vae_2d", "cae_vs_dense"} <= set(results)
     models = {r["model"] for r in results["cae_vs_dense"]["records"]}
     assert models == {"ConvolutionalAE", "StackedAE"}
+
+
+def test_defaults_smoke(tmp_path):
+    saved = run_smoke("defaults", tmp_path, "--datasets", "digits")
+    (result, *_) = saved["datasets"]["digits"]["results"]
+    assert result["epochs_used"] == len(result["curve_test_mse"]) > 0
+    assert result["curve_seconds"] == sorted(result["curve_seconds"])
