@@ -1,4 +1,5 @@
 import os
+from pathlib import Path
 
 # Quiet TensorFlow's C++ start-up logging; set before TensorFlow is imported.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -8,6 +9,13 @@ import pytest  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
 from sklearn.model_selection import train_test_split  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+# 10,000 real MNIST digits, shared beside the repository (see its README).
+MNIST10K = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist10k.npz"
+needs_mnist = pytest.mark.skipif(
+    not MNIST10K.exists(),
+    reason=f"no {MNIST10K}: the claim is measured on real MNIST digits",
+)
 
 
 @pytest.fixture(scope="session")

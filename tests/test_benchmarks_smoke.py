@@ -10,10 +10,9 @@ import json
 import warnings
 from pathlib import Path
 
-import pytest
+from .conftest import MNIST10K, needs_mnist
 
 BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-MNIST10K = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist10k.npz"
 
 
 def load_script(name):
@@ -63,10 +62,7 @@ def test_representations_smoke(tmp_path):
     assert all(r["error"] is None for r in saved["records"]), saved["records"]
 
 
-@pytest.mark.skipif(
-    not MNIST10K.exists(),
-    reason=f"no {MNIST10K}: the claim is measured on real MNIST digits",
-)
+@needs_mnist
 def test_label_budget_smoke(tmp_path):
     saved = run_smoke("label_budget", tmp_path, "--mnist", str(MNIST10K))
     assert {"LR raw pixels", "PCA + LR (best k)", "EncoderClassifier"} <= set(saved["summary"])
@@ -79,10 +75,7 @@ def test_rbm_peer_smoke(tmp_path):
     assert all(r["error"] is None for r in saved["records"]), saved["records"]
 
 
-@pytest.mark.skipif(
-    not MNIST10K.exists(),
-    reason=f"no {MNIST10K}: the claim is measured on real MNIST digits",
-)
+@needs_mnist
 def test_vae_cae_mnist_smoke(tmp_path):
     saved = run_smoke("vae_cae_mnist", tmp_path, "--mnist", str(MNIST10K))
     results = saved["results"]

@@ -3,7 +3,6 @@
 import inspect
 import pickle
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +18,7 @@ from sklearn.pipeline import Pipeline
 import skae
 from skae import EncoderClassifier, StackedAE
 
-MNIST10K = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist10k.npz"
+from .conftest import MNIST10K, needs_mnist
 
 AUTOENCODER = dict(n_components=8, hidden_layer_sizes=(32,), epochs=3, batch_size=32)
 FINE_TUNING = dict(epochs=30, batch_size=32, learning_rate=3e-3)
@@ -328,10 +327,7 @@ def test_doctest_style_example_runs(data):
 # ---------------------------------------------------------------- the label-budget claim
 
 
-@pytest.mark.skipif(
-    not MNIST10K.exists(),
-    reason=f"no {MNIST10K}: the claim is measured on real MNIST digits",
-)
+@needs_mnist
 def test_with_1000_labels_beats_raw_pixels_and_pca_on_mnist10k():
     """With 1,000 labels of mnist10k, pretraining on all 8,000 training images pays.
 

@@ -2,7 +2,6 @@
 
 import pickle
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ from sklearn.pipeline import Pipeline
 import skae
 from skae import ConvolutionalAE, StackedAE
 
-MNIST10K = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist10k.npz"
+from .conftest import MNIST10K, needs_mnist
 
 
 def fit_quietly(estimator, X):
@@ -36,10 +35,7 @@ def images(small_digits):
 
 
 # ------------------------------------------------------------------ the claim on MNIST
-@pytest.mark.skipif(
-    not MNIST10K.exists(),
-    reason=f"no {MNIST10K}: the claim is measured on real MNIST digits",
-)
+@needs_mnist
 def test_reconstructs_mnist_better_than_a_dense_autoencoder_with_as_many_code_values():
     with np.load(MNIST10K) as data:
         X_train = data["x_train"][:1000].reshape(1000, -1) / 255.0

@@ -3,7 +3,6 @@
 import hashlib
 import pickle
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,11 +13,7 @@ from sklearn.linear_model import LogisticRegression
 import skae
 from skae import VariationalAE
 
-MNIST10K = Path(__file__).resolve().parents[2] / "shared" / "data" / "mnist10k.npz"
-needs_mnist = pytest.mark.skipif(
-    not MNIST10K.exists(),
-    reason=f"no {MNIST10K}: the claim is measured on real MNIST digits",
-)
+from .conftest import MNIST10K, needs_mnist
 
 
 @pytest.fixture(scope="module")
