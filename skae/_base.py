@@ -28,6 +28,7 @@ from ._utils import (
     model_to_bytes,
     predict_in_chunks,
     release_data,
+    resolve_batch_size,
     resolve_jit_compile,
     seed_from_random_state,
     skip_single_replica_all_reduce,
@@ -121,7 +122,7 @@ class BaseAutoencoder(
         "activity_l1": [Interval(Real, 0, None, closed="left")],
         "optimizer": [StrOptions(_OPTIMIZERS)],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "epochs": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
         "early_stopping": ["boolean"],
@@ -371,7 +372,7 @@ class BaseAutoencoder(
             n_iter_no_change=self.n_iter_no_change,
             keep_best=validation_rows is not None,
         )
-        batch_size = min(self.batch_size, len(rows))
+        batch_size = resolve_batch_size(self.batch_size, len(rows))
         train = BatchSequence(X, rows, batch_size, shuffle=self.shuffle, seed=seeds())
         validation = (
             None

@@ -78,10 +78,11 @@ class ConvolutionalAE(BaseAutoencoder):
         10 epochs on 7,000 digits the default network's reconstruction MSE
         was 0.0089 at 3e-3 (1e-3 leaves it behind a dense autoencoder with
         as many code values, see ``benchmarks/vae_cae_mnist.py``).
-    batch_size : int, default=32
+    batch_size : int or 'auto', default=32
         Mini-batch size, capped at the number of training samples. Small
         convolutional networks gain more from more steps per epoch than
-        dense ones do.
+        dense ones do. 'auto' chooses as :class:`StackedAE` does, from the
+        number of samples.
     epochs : int, default=200
         Maximum number of passes over the training data.
     shuffle : bool, default=True

@@ -78,8 +78,9 @@ class VariationalAE(BaseAutoencoder):
         Clip gaussian-corrupted inputs to the training data's range.
     optimizer : {'adam', 'adamw', 'nadam', 'rmsprop', 'sgd'}, default='adam'
     learning_rate : float, default=1e-3
-    batch_size : int, default=128
-        Mini-batch size, capped at the number of training samples.
+    batch_size : int or 'auto', default=128
+        Mini-batch size, capped at the number of training samples. 'auto'
+        chooses as :class:`StackedAE` does, from the number of samples.
     epochs : int, default=200
         Maximum number of passes over the training data.
     shuffle : bool, default=True

@@ -13,7 +13,7 @@ honest; ``fit`` counts bad data and bad parameter values):
 =================  ====================================================================
 method             distinct bad inputs
 =================  ====================================================================
-fit                60: 23 kinds of data, 32 parameter values, 5 kinds of labels
+fit                61: 23 kinds of data, 33 parameter values, 5 kinds of labels
 partial_fit        25 kinds of data
 transform          24 kinds of data, and an unfitted estimator
 inverse_transform  17 kinds of codes, and an unfitted estimator
@@ -328,6 +328,7 @@ COMMON_PARAMS = {
     "negative epochs": (dict(epochs=-1), "epochs"),
     "zero epochs": (dict(epochs=0), "epochs"),
     "zero batch_size": (dict(batch_size=0), "batch_size"),
+    "unknown batch_size string": (dict(batch_size="max"), "batch_size"),
     "negative learning_rate": (dict(learning_rate=-1.0), "learning_rate"),
     "unknown optimizer": (dict(optimizer="sgdx"), "optimizer"),
     "validation_fraction=0": (dict(early_stopping=True, validation_fraction=0.0), "validation"),
@@ -591,7 +592,7 @@ def test_at_least_25_distinct_bad_inputs():
     print("distinct bad inputs per method:", counts)
     # The table in the module docstring.
     assert counts == {
-        "fit": 60,
+        "fit": 61,
         "partial_fit": 25,
         "transform": 25,
         "inverse_transform": 18,

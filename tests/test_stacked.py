@@ -253,6 +253,31 @@ def test_convergence_warning_when_the_epoch_budget_runs_out(small_digits):
     assert ae.validation_loss_curve_ is None
 
 
+@pytest.mark.parametrize(
+    "n_rows, batch_size",
+    [(300, 64), (6_399, 64), (6_400, 128), (12_800, 256), (60_000, 256)],
+)
+def test_auto_batch_size_grows_with_the_data_but_keeps_50_steps_an_epoch(n_rows, batch_size):
+    # One epoch of a tiny network: Adam takes one step per mini-batch.
+    X = np.random.default_rng(0).random((n_rows, 4), dtype=np.float32)
+    ae = StackedAE(n_components=2, hidden_layer_sizes=(4,), epochs=1, random_state=0)
+    assert ae.batch_size == "auto"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ae.fit(X)
+    steps = int(keras.ops.convert_to_numpy(ae.model_.optimizer.iterations))
+    assert steps == -(-n_rows // batch_size)
+
+
+def test_an_integer_batch_size_is_used_as_given(small_digits):
+    X_train, _ = small_digits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ae = fast(epochs=1, batch_size=50).fit(X_train)
+    steps = int(keras.ops.convert_to_numpy(ae.model_.optimizer.iterations))
+    assert steps == -(-len(X_train) // 50)
+
+
 def test_partial_fit_makes_one_pass_per_call(small_digits):
     X_train, _ = small_digits
     ae = fast()
