@@ -69,10 +69,10 @@ def steps_per_execution(n_rows, batch_size):
 
 # batch_size='auto', from full default fits on 2 CPU cores (benchmarks/defaults.py, two seeds):
 # on digits (1,347 rows, 21 steps per epoch at 64) 128 ended level with 64 for one seed and 9%
-# worse for the other, 256 worse for both; on 8,000 MNIST rows 128 (62 steps) ended 3-4% below 64 in held-out error for both seeds,
-# and 256 (31 steps) took longest to come within 5% of the best. Larger batches use the hardware
-# better (speed.py: about 0.3 of the matmul ceiling at 64, 0.65 at 256), so 'auto' takes the
-# largest batch that leaves at least 50 steps per epoch.
+# worse for the other, 256 worse for both; on 8,000 MNIST rows 128 (62 steps) ended 3-4% below
+# 64 in held-out error for both seeds, and 256 (31 steps) took longest to come within 5% of the
+# best. Larger batches use the hardware better (speed.py: about 0.3 of the matmul ceiling at 64,
+# 0.6 at 256), so 'auto' takes the largest batch that leaves at least 50 steps per epoch.
 AUTO_BATCH_SIZES = (64, 128, 256)
 AUTO_MIN_STEPS_PER_EPOCH = 50
 
@@ -88,18 +88,22 @@ def resolve_batch_size(batch_size, n_rows):
 # XLA on CPU, measured on 2 cores (benchmarks/defaults.py and benchmarks/speed.py): steady
 # epochs ran 1.2-2x faster for MNIST-sized dense, variational and convolutional networks,
 # compiling added 2-6 s to the first epoch, and full fits of the digits-sized network
-# (64 features, about 4e7 flop per step) ran slower (32 s against 26 s).
+# (64 features, about 4e7 flop per step) ran slower (32 s against 26 s). XLA saves per-step
+# overhead, which many small steps repay, and about 10% of the arithmetic of large steps
+# (batch 2048: 0.53 s epochs against 0.58 s), which a long fit repays even with few steps.
 XLA_MIN_STEPS = 1000  # training steps a fit must plan to repay the compilation
 XLA_MIN_FLOP_PER_STEP = 1e8  # forward and backward arithmetic of one training step
+XLA_MIN_PLANNED_FLOP = 5e12  # or this much arithmetic in all (about a minute on 2 cores)
 
 
 def resolve_jit_compile(jit_compile, model, n_rows, batch_size, epochs):
     """The ``jit_compile`` to give ``Model.compile``: skae's ``'auto'`` made concrete.
 
     Keras's own ``'auto'`` compiles with XLA on GPUs (and always on JAX) but never on a
-    CPU-only TensorFlow. skae's ``'auto'`` also compiles on CPU when the fit plans at
-    least ``XLA_MIN_STEPS`` steps of at least ``XLA_MIN_FLOP_PER_STEP`` each, where
-    XLA's faster steps repay its compilation.
+    CPU-only TensorFlow. skae's ``'auto'`` also compiles on CPU when the fit's steps
+    take at least ``XLA_MIN_FLOP_PER_STEP`` each and it plans at least ``XLA_MIN_STEPS``
+    of them or ``XLA_MIN_PLANNED_FLOP`` in all, where XLA's faster steps repay its
+    compilation.
     """
     if jit_compile != "auto" or keras.backend.backend() != "tensorflow":
         return jit_compile
@@ -110,7 +114,8 @@ def resolve_jit_compile(jit_compile, model, n_rows, batch_size, epochs):
     batch_size = resolve_batch_size(batch_size, n_rows)
     steps = epochs * -(-n_rows // batch_size)
     flop_per_step = 3 * forward_flop_per_sample(model) * batch_size  # backward: twice forward
-    return bool(steps >= XLA_MIN_STEPS and flop_per_step >= XLA_MIN_FLOP_PER_STEP)
+    long_enough = steps >= XLA_MIN_STEPS or steps * flop_per_step >= XLA_MIN_PLANNED_FLOP
+    return bool(flop_per_step >= XLA_MIN_FLOP_PER_STEP and long_enough)
 
 
 def forward_flop_per_sample(model):

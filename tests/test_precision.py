@@ -90,7 +90,10 @@ def test_auto_jit_compile_chooses_xla_for_long_fits_of_big_networks_on_cpu():
         X,
     )
     refused = fit(StackedAE(**big, epochs=100, jit_compile=False), X)
+    # One step of about 3e10 flop per epoch: 200 such steps repay it too.
+    few_large_steps = fit(StackedAE(**{**big, "batch_size": 800}, epochs=200), np.tile(X, (10, 1)))
     assert long_fit.model_.jit_compile is True
+    assert few_large_steps.model_.jit_compile is True
     assert short_fit.model_.jit_compile is False
     assert small_network.model_.jit_compile is False
     assert refused.model_.jit_compile is False
