@@ -107,12 +107,8 @@ class VariationalAE(BaseAutoencoder):
         never touched.
     jit_compile : bool or 'auto', default='auto'
         Compile the training step with XLA. ``'auto'`` compiles on GPUs (as
-        Keras does) and, on CPU, when the fit's steps take at least 1e8 flop
-        each and it plans 1,000 of them or 5e12 flop in all: there XLA made
-        steady epochs of MNIST-sized networks 1.1-2x faster on 2 cores,
-        while compiling adds 2-6 s to the first epoch and digits-sized
-        networks gained nothing (``benchmarks/defaults.py``,
-        ``benchmarks/speed.py``). The choice made is ``model_.jit_compile``.
+        Keras does) and on CPU where :class:`StackedAE`'s rule expects XLA to
+        pay; the choice made is ``model_.jit_compile``.
     dtype_policy : {'float32', 'mixed_float16', 'mixed_bfloat16'} or None, default=None
         Keras dtype policy of the network's layers. The mixed policies
         compute in 16 bits with float32 weights and losses, meant for GPUs
