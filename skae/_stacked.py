@@ -100,7 +100,7 @@ class StackedAE(BaseAutoencoder):
         then 256 (60,000 MNIST images train with 256). Larger batches use the
         hardware better: on 2 CPU cores a 784-512-256 autoencoder (with XLA)
         trained at about 0.3 of the float32 matmul ceiling with batch 64,
-        0.6-0.7 with 256 and 0.75-0.8 with 1024 (``benchmarks/speed.py``),
+        0.55-0.6 with 256 and 0.8-0.9 with 2048 (``benchmarks/speed.py``),
         and on a GPU batch 1024 trained 9x more samples per second than 64.
         But each epoch then takes fewer steps: on digits and on 8,000 MNIST
         images, full fits with fewer than about 50 steps per epoch reached a

@@ -72,7 +72,7 @@ def steps_per_execution(n_rows, batch_size):
 # worse for the other, 256 worse for both; on 8,000 MNIST rows 128 (62 steps) ended 3-4% below
 # 64 in held-out error for both seeds, and 256 (31 steps) took longest to come within 5% of the
 # best. Larger batches use the hardware better (speed.py: about 0.3 of the matmul ceiling at 64,
-# 0.6 at 256), so 'auto' takes the largest batch that leaves at least 50 steps per epoch.
+# 0.55 at 256), so 'auto' takes the largest batch that leaves at least 50 steps per epoch.
 AUTO_BATCH_SIZES = (64, 128, 256)
 AUTO_MIN_STEPS_PER_EPOCH = 50
 
