@@ -265,12 +265,13 @@ class BaseAutoencoder(
         if getattr(self, "dtype_policy", None) == "mixed_float16":
             # Keras adds loss scaling only for a model-wide policy; ours is per layer.
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+        batch_size = resolve_batch_size(self.batch_size, n_rows)
         model.compile(
             optimizer=optimizer,
             loss=self._training_loss() if loss is None else loss,
-            steps_per_execution=steps_per_execution(n_rows, self.batch_size),
+            steps_per_execution=steps_per_execution(n_rows, batch_size),
             jit_compile=resolve_jit_compile(
-                getattr(self, "jit_compile", "auto"), model, n_rows, self.batch_size, epochs
+                getattr(self, "jit_compile", "auto"), model, n_rows, batch_size, epochs
             ),
         )
 

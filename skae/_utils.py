@@ -63,7 +63,7 @@ def steps_per_execution(n_rows, batch_size):
             return 1
     elif keras.backend.backend() == "torch":
         return 1  # Keras's PyTorch trainer refuses steps_per_execution > 1
-    steps_per_epoch = -(-n_rows // resolve_batch_size(batch_size, n_rows))
+    steps_per_epoch = -(-n_rows // batch_size)
     return int(min(32, max(1, steps_per_epoch // 4)))
 
 
@@ -111,7 +111,7 @@ def resolve_jit_compile(jit_compile, model, n_rows, batch_size, epochs):
 
     if tf.distribute.has_strategy() or tf.config.list_logical_devices("GPU"):
         return "auto"  # Keras decides: XLA on GPUs
-    batch_size = resolve_batch_size(batch_size, n_rows)
+    batch_size = min(batch_size, n_rows)
     steps = epochs * -(-n_rows // batch_size)
     flop_per_step = 3 * forward_flop_per_sample(model) * batch_size  # backward: twice forward
     long_enough = steps >= XLA_MIN_STEPS or steps * flop_per_step >= XLA_MIN_PLANNED_FLOP
