@@ -42,6 +42,13 @@ def tiny(estimator_class, **params):
     return estimator_class(**settings)
 
 
+def optimizer_steps(estimator):
+    """Gradient steps taken so far: one per mini-batch."""
+    import keras
+
+    return int(keras.ops.convert_to_numpy(estimator.model_.optimizer.iterations))
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

@@ -15,12 +15,7 @@ from sklearn.pipeline import Pipeline
 
 from skae import StackedAE
 
-from .conftest import tiny
-
-
-def optimizer_steps(estimator):
-    """Gradient steps taken so far: one per mini-batch."""
-    return int(keras.ops.convert_to_numpy(estimator.model_.optimizer.iterations))
+from .conftest import optimizer_steps, tiny
 
 
 class EpochCounter(keras.callbacks.Callback):

@@ -17,6 +17,8 @@ from sklearn.pipeline import Pipeline
 
 from skae import StackedAE
 
+from .conftest import optimizer_steps
+
 FAST = dict(hidden_layer_sizes=(32,), epochs=5, batch_size=32, random_state=0)
 
 
@@ -265,8 +267,7 @@ def test_auto_batch_size_grows_with_the_data_but_keeps_50_steps_an_epoch(n_rows,
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ae.fit(X)
-    steps = int(keras.ops.convert_to_numpy(ae.model_.optimizer.iterations))
-    assert steps == -(-n_rows // batch_size)
+    assert optimizer_steps(ae) == -(-n_rows // batch_size)
 
 
 def test_an_integer_batch_size_is_used_as_given(small_digits):
@@ -274,8 +275,7 @@ def test_an_integer_batch_size_is_used_as_given(small_digits):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         ae = fast(epochs=1, batch_size=50).fit(X_train)
-    steps = int(keras.ops.convert_to_numpy(ae.model_.optimizer.iterations))
-    assert steps == -(-len(X_train) // 50)
+    assert optimizer_steps(ae) == -(-len(X_train) // 50)
 
 
 def test_partial_fit_makes_one_pass_per_call(small_digits):
