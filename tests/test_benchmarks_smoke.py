@@ -89,3 +89,17 @@ def test_defaults_smoke(tmp_path):
     (result, *_) = saved["datasets"]["digits"]["results"]
     assert result["epochs_used"] == len(result["curve_test_mse"]) > 0
     assert result["curve_seconds"] == sorted(result["curve_seconds"])
+
+
+def test_step_overhead_smoke(tmp_path):
+    saved = run_smoke("step_overhead", tmp_path)
+    (row,) = saved["rows"]
+    assert list(row["layers"]) == ["matmuls", "bare_step", "keras_fit", "skae"]
+    for figures in row["layers"].values():
+        assert 0 < figures["best_ms_per_step"] <= figures["median_ms_per_step"]
+        assert figures["fraction_of_ceiling"] > 0
+    assert set(row["ratios"]) == {
+        "bare_step / matmuls",
+        "keras_fit / bare_step",
+        "skae / keras_fit",
+    }
