@@ -120,6 +120,13 @@ def layer_sizes(n_features):
     return [n_features, *hidden, NETWORK["n_components"], *reversed(hidden), n_features]
 
 
+def layer_activations():
+    """The activation after each dense layer of ``NETWORK``: encoder, code, decoder, output."""
+    depth = len(NETWORK["hidden_layer_sizes"])
+    hidden = [NETWORK["activation"]] * depth
+    return [*hidden, NETWORK["code_activation"], *hidden, NETWORK["output_activation"]]
+
+
 def n_parameters(sizes):
     return sum(a * b + b for a, b in zip(sizes[:-1], sizes[1:], strict=False))
 
@@ -275,16 +282,9 @@ def keras_network(n_features, seed):
     import keras
 
     sizes = layer_sizes(n_features)[1:]
-    depth = len(NETWORK["hidden_layer_sizes"])
-    activations = (
-        [NETWORK["activation"]] * depth
-        + [NETWORK["code_activation"]]
-        + [NETWORK["activation"]] * depth
-        + [NETWORK["output_activation"]]
-    )
     inputs = keras.Input(shape=(n_features,))
     x = inputs
-    for i, (units, activation) in enumerate(zip(sizes, activations, strict=True)):
+    for i, (units, activation) in enumerate(zip(sizes, layer_activations(), strict=True)):
         init = keras.initializers.GlorotUniform(seed=seed + i)
         x = keras.layers.Dense(units, activation=activation, kernel_initializer=init)(x)
     return keras.Model(inputs, x)
@@ -316,14 +316,12 @@ def fit_torch(X, batch_size, epochs, seed):
     # On a GPU machine PyTorch trains on the GPU as Keras does.
     device = "cuda" if torch.cuda.is_available() else "cpu"
     sizes = layer_sizes(X.shape[1])
-    depth = len(NETWORK["hidden_layer_sizes"])
+    torch_activations = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid}
     modules = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:], strict=False)):
+    for a, b, activation in zip(sizes[:-1], sizes[1:], layer_activations(), strict=True):
         modules.append(torch.nn.Linear(a, b))
-        if i == len(sizes) - 2:
-            modules.append(torch.nn.Sigmoid())
-        elif i != depth:  # layer ``depth`` is the linear code
-            modules.append(torch.nn.ReLU())
+        if activation != "linear":
+            modules.append(torch_activations[activation]())
     model = torch.nn.Sequential(*modules).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=NETWORK["learning_rate"])
     data = torch.from_numpy(X).to(device)

@@ -62,14 +62,10 @@ def network_variables(tf, seed):
 
 
 def forward(tf, kernels, biases, x):
-    depth = len(speed.NETWORK["hidden_layer_sizes"])
+    functions = {"relu": tf.nn.relu, "sigmoid": tf.sigmoid, "linear": tf.identity}
     h = x
-    for i, (kernel, bias) in enumerate(zip(kernels, biases, strict=True)):
-        h = h @ kernel + bias
-        if i == len(kernels) - 1:
-            h = tf.sigmoid(h)
-        elif i != depth:  # layer ``depth`` is the linear code
-            h = tf.nn.relu(h)
+    for kernel, bias, activation in zip(kernels, biases, speed.layer_activations(), strict=True):
+        h = functions[activation](h @ kernel + bias)
     return h
 
 
@@ -144,7 +140,7 @@ def time_calls(tf, run, X, batch_size, steps_per_call, epochs):
     return times
 
 
-def keras_fit_times(X, batch_size, epochs):
+def keras_fit_epoch_seconds(X, batch_size, epochs):
     import keras
     import tensorflow as tf
 
@@ -158,14 +154,17 @@ def keras_fit_times(X, batch_size, epochs):
     data = tf.data.Dataset.from_tensor_slices((X, X)).batch(batch_size)
     timer = speed.epoch_timer()
     model.fit(data, epochs=epochs, verbose=0, callbacks=[timer])
-    steps = -(-len(X) // batch_size)
-    return [seconds / steps for seconds in timer.times[1:]]
+    return timer.times
 
 
-def skae_times(X, batch_size, epochs):
-    _, _, epoch_seconds, _ = speed.fit_skae(X, batch_size, epochs, common.SEED)
-    steps = -(-len(X) // batch_size)
-    return [seconds / steps for seconds in epoch_seconds[1:]]
+def skae_epoch_seconds(X, batch_size, epochs):
+    return speed.fit_skae(X, batch_size, epochs, common.SEED)[2]
+
+
+# Each layer's timing: a hand-written TensorFlow function timed call by call, or a fit
+# timed epoch by epoch (the first epoch, which compiles, dropped).
+HAND_WRITTEN = {"matmuls": make_matmuls, "bare_step": make_bare_step}
+FITS = {"keras_fit": keras_fit_epoch_seconds, "skae": skae_epoch_seconds}
 
 
 def measure(X, settings):
@@ -177,21 +176,18 @@ def measure(X, settings):
     timings = {(b, layer): [] for b in settings["batch_sizes"] for layer in LAYERS}
     for _ in range(settings["rounds"]):
         for batch_size in settings["batch_sizes"]:
+            # Up to STEPS_PER_CALL steps per call, as many as one epoch's rows allow.
+            steps_per_call = max(1, min(STEPS_PER_CALL, len(X) // batch_size))
+            steps_per_epoch = -(-len(X) // batch_size)
             for layer in LAYERS:
-                # Up to STEPS_PER_CALL steps per call, as many as one epoch's rows allow.
-                steps_per_call = max(1, min(STEPS_PER_CALL, len(X) // batch_size))
-                if layer == "matmuls":
-                    run = make_matmuls(tf, steps_per_call)
-                elif layer == "bare_step":
-                    run = make_bare_step(tf, steps_per_call)
-                if layer in ("matmuls", "bare_step"):
+                if layer in HAND_WRITTEN:
+                    run = HAND_WRITTEN[layer](tf, steps_per_call)
                     times = time_calls(
                         tf, run, X, batch_size, steps_per_call, settings["epochs"] - 1
                     )
-                elif layer == "keras_fit":
-                    times = keras_fit_times(X, batch_size, settings["epochs"])
                 else:
-                    times = skae_times(X, batch_size, settings["epochs"])
+                    epoch_seconds = FITS[layer](X, batch_size, settings["epochs"])
+                    times = [seconds / steps_per_epoch for seconds in epoch_seconds[1:]]
                 timings[batch_size, layer].extend(times)
                 ceiling.sample()
     rows = []
@@ -296,7 +292,7 @@ def main(argv=None):
         "ceiling": ceiling,
         "rows": rows,
         "machine": common.machine_info(),
-        "command": common.command_line("step_overhead.py", argv or sys.argv[1:]),
+        "command": common.command_line("step_overhead.py", sys.argv[1:] if argv is None else argv),
     }
     folder = common.output_folder(args)
     common.write_json(folder, "step_overhead", payload)
