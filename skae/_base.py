@@ -22,6 +22,7 @@ from ._layers import GaussianNoise, MaskingNoise, NegativeELBO, SparsityPenalty
 from ._utils import (
     BatchSequence,
     SeedStream,
+    keras_steps_per_execution,
     make_inference_function,
     make_optimizer,
     model_from_bytes,
@@ -32,7 +33,7 @@ from ._utils import (
     resolve_jit_compile,
     seed_from_random_state,
     skip_single_replica_all_reduce,
-    steps_per_execution,
+    training_batches,
 )
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -266,13 +267,14 @@ class BaseAutoencoder(
             # Keras adds loss scaling only for a model-wide policy; ours is per layer.
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
         batch_size = resolve_batch_size(self.batch_size, n_rows)
+        jit_compile = resolve_jit_compile(
+            getattr(self, "jit_compile", "auto"), model, n_rows, batch_size, epochs
+        )
         model.compile(
             optimizer=optimizer,
             loss=self._training_loss() if loss is None else loss,
-            steps_per_execution=steps_per_execution(n_rows, batch_size),
-            jit_compile=resolve_jit_compile(
-                getattr(self, "jit_compile", "auto"), model, n_rows, batch_size, epochs
-            ),
+            steps_per_execution=keras_steps_per_execution(jit_compile, n_rows, batch_size),
+            jit_compile=jit_compile,
         )
 
     def _training_loss(self):
@@ -374,7 +376,7 @@ class BaseAutoencoder(
             keep_best=validation_rows is not None,
         )
         batch_size = resolve_batch_size(self.batch_size, len(rows))
-        train = BatchSequence(X, rows, batch_size, shuffle=self.shuffle, seed=seeds())
+        train = training_batches(model, X, rows, batch_size, shuffle=self.shuffle, seed=seeds())
         validation = (
             None
             if validation_rows is None

@@ -17,6 +17,7 @@ from ._base import _OPTIMIZERS, _check_float32_range, _TrainingMonitor
 from ._utils import (
     SeedStream,
     dense_rows,
+    keras_steps_per_execution,
     make_inference_function,
     make_optimizer,
     model_from_bytes,
@@ -25,7 +26,7 @@ from ._utils import (
     release_data,
     resolve_jit_compile,
     seed_from_random_state,
-    steps_per_execution,
+    training_batches,
 )
 
 # The marker of an unlabeled sample, as in sklearn.semi_supervised.
@@ -361,8 +362,16 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             keep_best=validation_rows is not None,
         )
         input_shape = tuple(model.inputs[0].shape[1:])
-        train = _LabeledBatches(
-            X, targets, labeled_rows, batch_size, input_shape, shuffle=self.shuffle, seed=seeds()
+        train = training_batches(
+            model,
+            X,
+            labeled_rows,
+            batch_size,
+            shuffle=self.shuffle,
+            seed=seeds(),
+            batches=lambda X, rows, size, **order: _LabeledBatches(
+                X, targets, rows, size, input_shape, **order
+            ),
         )
         validation = (
             None
@@ -444,19 +453,16 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         model = keras.Model(copy.inputs[0], probabilities, name="EncoderClassifier")
         # make_optimizer: a Keras optimizer that does not leak its traced graph (see _utils).
         optimizer = make_optimizer(self.optimizer, self.learning_rate)
+        # The autoencoder's choice of XLA, made concrete for the fine-tuning's length.
+        jit_compile = resolve_jit_compile(
+            getattr(self.autoencoder, "jit_compile", "auto"), model, n_rows, batch_size, self.epochs
+        )
         # As in the autoencoders: several steps per call into the backend when epochs are long.
         model.compile(
             optimizer=optimizer,
             loss="sparse_categorical_crossentropy",
-            steps_per_execution=steps_per_execution(n_rows, batch_size),
-            # The autoencoder's choice of XLA, made concrete for the fine-tuning's length.
-            jit_compile=resolve_jit_compile(
-                getattr(self.autoencoder, "jit_compile", "auto"),
-                model,
-                n_rows,
-                batch_size,
-                self.epochs,
-            ),
+            steps_per_execution=keras_steps_per_execution(jit_compile, n_rows, batch_size),
+            jit_compile=jit_compile,
         )
         return model
 

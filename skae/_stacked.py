@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseAutoencoder, _TrainingMonitor
 from ._layers import TiedDense
-from ._utils import BatchSequence, predict_in_chunks, release_data, resolve_batch_size
+from ._utils import predict_in_chunks, release_data, resolve_batch_size, training_batches
 
 
 class StackedAE(BaseAutoencoder):
@@ -362,7 +362,8 @@ class StackedAE(BaseAutoencoder):
             monitor="loss", tol=self.tol, n_iter_no_change=self.n_iter_no_change, keep_best=False
         )
         n_rows = inputs.shape[0]
-        batches = BatchSequence(
+        batches = training_batches(
+            model,
             inputs,
             np.arange(n_rows),
             resolve_batch_size(self.batch_size, n_rows),

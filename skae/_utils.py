@@ -67,6 +67,100 @@ def steps_per_execution(n_rows, batch_size):
     return int(min(32, max(1, steps_per_epoch // 4)))
 
 
+# Steps per call of skae's own XLA step loop: on 2 cores each call of an XLA-compiled step
+# cost about 3 ms (9.7-10.0 ms steps one per call against 6.6-7.0 ms eight per call, batch
+# 128; benchmarks/step_overhead.py); eight steps leave under 0.4 ms of it per step.
+XLA_LOOP_MAX_STEPS = 8
+
+
+def runs_own_step_loop(jit_compile):
+    """Whether skae, not Keras, runs the several training steps of one call.
+
+    Keras's TensorFlow trainer compiles each step with XLA on its own, however
+    many ``steps_per_execution`` it runs per call, and pays the call into XLA
+    at every step. skae runs the steps of a call in one XLA ``while`` loop
+    (``use_xla_step_loop``) when the network is compiled with XLA on TensorFlow
+    without a distribution strategy.
+    """
+    if jit_compile is not True or keras.backend.backend() != "tensorflow":
+        return False
+    import tensorflow as tf
+
+    return not tf.distribute.has_strategy()
+
+
+def keras_steps_per_execution(jit_compile, n_rows, batch_size):
+    """The ``steps_per_execution`` to give ``Model.compile``: 1 where skae loops the steps."""
+    return 1 if runs_own_step_loop(jit_compile) else steps_per_execution(n_rows, batch_size)
+
+
+def training_batches(model, X, rows, batch_size, *, shuffle, seed, batches=None):
+    """The sequence ``model.fit`` trains on: a batch per item, or the batches of a step loop.
+
+    When skae runs several steps per call (``runs_own_step_loop``), each item
+    holds the rows of up to ``XLA_LOOP_MAX_STEPS`` consecutive batches, which
+    ``use_xla_step_loop`` splits again: the steps, and so the training, are
+    the same as one batch per item. ``batches`` makes the sequence
+    (``BatchSequence`` unless given).
+    """
+    batches = BatchSequence if batches is None else batches
+    steps = 1
+    if runs_own_step_loop(model.jit_compile) and model.steps_per_execution == 1:
+        steps = min(XLA_LOOP_MAX_STEPS, steps_per_execution(len(rows), batch_size))
+    use_xla_step_loop(model, batch_size if steps > 1 else None)
+    return batches(X, rows, batch_size * steps, shuffle=shuffle, seed=seed)
+
+
+def use_xla_step_loop(model, batch_size):
+    """Make ``model.fit`` split each item into steps of ``batch_size`` rows, run in one XLA call.
+
+    ``batch_size=None`` gives the model back Keras's own training function.
+    Keras's ``compile`` drops the loop (it resets ``train_function``); the
+    loop's traces are kept across fits of the same compiled model, as Keras
+    keeps its own.
+    """
+    current = getattr(model.train_function, "skae_batch_size", None)
+    if batch_size is None:
+        if current is not None:
+            model.train_function = None  # Keras builds its own again
+        return
+    if current == batch_size:
+        return
+    import tensorflow as tf
+
+    @tf.function(jit_compile=True, autograph=False)
+    def train_steps(data):
+        # Shapes are static here (one trace per item shape): full items, and the last one.
+        n_full, remainder = divmod(int(tf.nest.flatten(data)[0].shape[0]), batch_size)
+        stacked = tf.nest.map_structure(
+            lambda t: tf.reshape(t[: n_full * batch_size], (n_full, batch_size, *t.shape[1:])),
+            data,
+        )
+
+        def step(i):
+            model.train_step(tf.nest.map_structure(lambda t: t[i], stacked))
+            return (i + 1,)
+
+        if n_full:
+            tf.while_loop(lambda i: i < n_full, step, (tf.constant(0),))
+        if remainder:
+            model.train_step(tf.nest.map_structure(lambda t: t[n_full * batch_size :], data))
+        return model.get_metrics_result()
+
+    one_step = tf.function(model.train_step, jit_compile=True, autograph=False)
+
+    def train_function(iterator):
+        if not isinstance(iterator, (tf.data.Iterator, tf.distribute.DistributedIterator)):
+            return one_step(next(iterator))  # Model.train_on_batch: one step, as in Keras
+        item = iterator.get_next_as_optional()
+        if not item.has_value():
+            raise StopIteration
+        return train_steps(item.get_value())
+
+    train_function.skae_batch_size = batch_size
+    model.train_function = train_function
+
+
 # batch_size='auto', from full default fits on 2 CPU cores (benchmarks/defaults.py, two seeds):
 # on digits (1,347 rows, 21 steps per epoch at 64) 128 ended level with 64 for one seed and 9%
 # worse for the other, 256 worse for both; on 8,000 MNIST rows 128 (62 steps) ended 3-4% below

@@ -9,7 +9,10 @@ import pytest
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
-from skae import SparseAE, StackedAE, VariationalAE
+import skae._utils
+from skae import EncoderClassifier, SparseAE, StackedAE, VariationalAE
+
+from .conftest import optimizer_steps
 
 
 @pytest.fixture(scope="module")
@@ -97,3 +100,84 @@ def test_auto_jit_compile_chooses_xla_for_long_fits_of_big_networks_on_cpu():
     assert short_fit.model_.jit_compile is False
     assert small_network.model_.jit_compile is False
     assert refused.model_.jit_compile is False
+
+
+needs_tensorflow_step_loop = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="skae runs its own XLA step loop on TensorFlow only; elsewhere Keras runs the steps",
+)
+
+# 1,000 rows in batches of 32: 32 steps per epoch, 8 per XLA call, and a last call of seven
+# full batches and one of 8 rows, so every kind of call is checked.
+LOOP_SETTINGS = dict(n_components=4, hidden_layer_sizes=(16,), batch_size=32, epochs=2)
+
+
+def fits_with_and_without_step_loop(make_estimator, X, monkeypatch):
+    looped = fit(make_estimator(), X)
+    monkeypatch.setattr(skae._utils, "XLA_LOOP_MAX_STEPS", 1)  # one step per call
+    stepwise = fit(make_estimator(), X)
+    return looped, stepwise
+
+
+@needs_tensorflow_step_loop
+@pytest.mark.parametrize(
+    "make_estimator",
+    [
+        lambda: StackedAE(**LOOP_SETTINGS, jit_compile=True, random_state=0),
+        lambda: StackedAE(
+            **LOOP_SETTINGS, pretrain="greedy", pretrain_epochs=2, jit_compile=True, random_state=0
+        ),
+        lambda: VariationalAE(**LOOP_SETTINGS, jit_compile=True, random_state=0),
+    ],
+    ids=["stacked", "pretrained", "variational"],
+)
+def test_xla_step_loop_trains_exactly_as_one_step_per_call(digits, monkeypatch, make_estimator):
+    X = digits[:1000]
+    looped, stepwise = fits_with_and_without_step_loop(make_estimator, X, monkeypatch)
+    assert looped.model_.train_function.skae_batch_size == 32  # the loop ran the fit
+    assert getattr(stepwise.model_.train_function, "skae_batch_size", None) is None
+    assert optimizer_steps(looped) == optimizer_steps(stepwise) == 2 * 32
+    np.testing.assert_allclose(looped.loss_curve_, stepwise.loss_curve_, rtol=1e-5)
+    for phase, stepwise_phase in zip(
+        getattr(looped, "pretrain_loss_curves_", None) or [],
+        getattr(stepwise, "pretrain_loss_curves_", None) or [],
+        strict=True,
+    ):
+        np.testing.assert_allclose(phase, stepwise_phase, rtol=1e-5)
+    np.testing.assert_allclose(looped.transform(X), stepwise.transform(X), rtol=1e-4, atol=1e-6)
+
+
+@needs_tensorflow_step_loop
+def test_xla_step_loop_fine_tunes_a_classifier_as_one_step_per_call(digits, monkeypatch):
+    y = load_digits().target[:1000]
+
+    def make_classifier():
+        autoencoder = StackedAE(**LOOP_SETTINGS, jit_compile=True, random_state=0)
+        return EncoderClassifier(autoencoder, batch_size=32, epochs=2, random_state=0)
+
+    def fit_classifier(classifier):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return classifier.fit(digits[:1000], y)
+
+    looped = fit_classifier(make_classifier())
+    monkeypatch.setattr(skae._utils, "XLA_LOOP_MAX_STEPS", 1)
+    stepwise = fit_classifier(make_classifier())
+    assert looped.model_.train_function.skae_batch_size == 32
+    assert optimizer_steps(looped) == optimizer_steps(stepwise) == 2 * 32
+    np.testing.assert_allclose(looped.loss_curve_, stepwise.loss_curve_, rtol=1e-5)
+    np.testing.assert_allclose(
+        looped.predict_proba(digits[:100]), stepwise.predict_proba(digits[:100]), atol=1e-5
+    )
+
+
+@needs_tensorflow_step_loop
+def test_xla_step_loop_is_kept_across_partial_fits_and_train_on_batch_takes_one_step(digits):
+    ae = StackedAE(**LOOP_SETTINGS, jit_compile=True, random_state=0)
+    ae.partial_fit(digits[:1000])
+    loop = ae.model_.train_function
+    ae.partial_fit(digits[:1000])
+    assert ae.model_.train_function is loop  # traced and compiled once, as Keras keeps its own
+    assert optimizer_steps(ae) == 2 * 32 and len(ae.loss_curve_) == 2
+    ae.model_.train_on_batch(digits[:100], digits[:100])  # Keras's API: one step, one batch
+    assert optimizer_steps(ae) == 2 * 32 + 1
