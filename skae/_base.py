@@ -22,6 +22,7 @@ from ._layers import GaussianNoise, MaskingNoise, NegativeELBO, SparsityPenalty
 from ._utils import (
     BatchSequence,
     SeedStream,
+    fit_keras_model,
     keras_steps_per_execution,
     make_inference_function,
     make_optimizer,
@@ -383,7 +384,8 @@ class BaseAutoencoder(
             else BatchSequence(X, validation_rows, max(batch_size, 1024))
         )
         try:
-            model.fit(
+            fit_keras_model(
+                model,
                 train,
                 validation_data=validation,
                 epochs=epochs,

@@ -17,6 +17,7 @@ from ._base import _OPTIMIZERS, _check_float32_range, _TrainingMonitor
 from ._utils import (
     SeedStream,
     dense_rows,
+    fit_keras_model,
     keras_steps_per_execution,
     make_inference_function,
     make_optimizer,
@@ -379,7 +380,8 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             else _LabeledBatches(X, targets, validation_rows, max(batch_size, 1024), input_shape)
         )
         try:
-            model.fit(
+            fit_keras_model(
+                model,
                 train,
                 validation_data=validation,
                 epochs=self.epochs,

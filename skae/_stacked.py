@@ -8,7 +8,13 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import BaseAutoencoder, _TrainingMonitor
 from ._layers import TiedDense
-from ._utils import predict_in_chunks, release_data, resolve_batch_size, training_batches
+from ._utils import (
+    fit_keras_model,
+    predict_in_chunks,
+    release_data,
+    resolve_batch_size,
+    training_batches,
+)
 
 
 class StackedAE(BaseAutoencoder):
@@ -137,6 +143,10 @@ class StackedAE(BaseAutoencoder):
         while compiling adds 2-6 s to the first epoch and digits-sized
         networks gained nothing (``benchmarks/defaults.py``,
         ``benchmarks/speed.py``). The choice made is ``model_.jit_compile``.
+        On TensorFlow a compiled fit runs up to eight steps per call in one
+        XLA loop (Keras would call each step on its own): the same steps,
+        with callbacks' ``on_train_batch_*`` and the progress bar counting
+        calls, not steps.
     dtype_policy : {'float32', 'mixed_float16', 'mixed_bfloat16'} or None, default=None
         Keras dtype policy of the network's layers. The mixed policies
         compute in 16 bits with float32 weights and losses, meant for GPUs
@@ -371,7 +381,8 @@ class StackedAE(BaseAutoencoder):
             seed=seeds(),
         )
         try:
-            model.fit(
+            fit_keras_model(
+                model,
                 batches,
                 epochs=self.pretrain_epochs,
                 shuffle=False,

@@ -67,19 +67,20 @@ def steps_per_execution(n_rows, batch_size):
     return int(min(32, max(1, steps_per_epoch // 4)))
 
 
-# Steps per call of skae's own XLA step loop: on 2 cores each call of an XLA-compiled step
-# cost about 3 ms (9.7-10.0 ms steps one per call against 6.6-7.0 ms eight per call, batch
-# 128; benchmarks/step_overhead.py); eight steps leave under 0.4 ms of it per step.
+# Steps per call of skae's own XLA step loop. On 2 cores, batch 128, best steady epochs: Keras
+# (steps_per_execution=8) took 10.6 ms per step, as a hand-written XLA step called once per
+# step (10.5); eight hand-written steps per call took 7.0 and skae's loop 7.6-8.8 ms. Eight
+# leave the 3 ms cost of a call under 0.4 ms per step (benchmarks/step_overhead.py).
 XLA_LOOP_MAX_STEPS = 8
 
 
 def runs_own_step_loop(jit_compile):
     """Whether skae, not Keras, runs the several training steps of one call.
 
-    Keras's TensorFlow trainer compiles each step with XLA on its own, however
-    many ``steps_per_execution`` it runs per call, and pays the call into XLA
-    at every step. skae runs the steps of a call in one XLA ``while`` loop
-    (``use_xla_step_loop``) when the network is compiled with XLA on TensorFlow
+    Keras's TensorFlow trainer calls each XLA-compiled step on its own, however
+    many ``steps_per_execution`` it runs per call, and pays for the call at
+    every step. skae runs the steps of a call in one XLA ``while`` loop
+    (``fit_keras_model``) when the network is compiled with XLA on TensorFlow
     without a distribution strategy.
     """
     if jit_compile is not True or keras.backend.backend() != "tensorflow":
@@ -95,70 +96,98 @@ def keras_steps_per_execution(jit_compile, n_rows, batch_size):
 
 
 def training_batches(model, X, rows, batch_size, *, shuffle, seed, batches=None):
-    """The sequence ``model.fit`` trains on: a batch per item, or the batches of a step loop.
+    """The sequence that ``fit_keras_model`` trains ``model`` on.
 
-    When skae runs several steps per call (``runs_own_step_loop``), each item
-    holds the rows of up to ``XLA_LOOP_MAX_STEPS`` consecutive batches, which
-    ``use_xla_step_loop`` splits again: the steps, and so the training, are
-    the same as one batch per item. ``batches`` makes the sequence
-    (``BatchSequence`` unless given).
+    Each item is one batch, or, when skae runs several steps per call
+    (``runs_own_step_loop``), the rows of up to ``XLA_LOOP_MAX_STEPS``
+    consecutive batches, which the step loop splits again: the steps, and so
+    the training, are the same. ``batches`` makes the sequence from ``X``,
+    ``rows``, rows per item, ``shuffle`` and ``seed`` (``BatchSequence`` unless
+    given).
     """
     batches = BatchSequence if batches is None else batches
     steps = 1
     if runs_own_step_loop(model.jit_compile) and model.steps_per_execution == 1:
         steps = min(XLA_LOOP_MAX_STEPS, steps_per_execution(len(rows), batch_size))
-    use_xla_step_loop(model, batch_size if steps > 1 else None)
-    return batches(X, rows, batch_size * steps, shuffle=shuffle, seed=seed)
+    sequence = batches(X, rows, batch_size * steps, shuffle=shuffle, seed=seed)
+    sequence.rows_per_step = batch_size if steps > 1 else None
+    sequence.steps_per_item = steps
+    return sequence
 
 
-def use_xla_step_loop(model, batch_size):
-    """Make ``model.fit`` split each item into steps of ``batch_size`` rows, run in one XLA call.
+def fit_keras_model(model, train, **fit_params):
+    """``model.fit(train, **fit_params)``, in skae's XLA step loop when items hold several steps.
 
-    ``batch_size=None`` gives the model back Keras's own training function.
-    Keras's ``compile`` drops the loop (it resets ``train_function``); the
-    loop's traces are kept across fits of the same compiled model, as Keras
-    keeps its own.
+    The loop is ``model.train_function`` only during the fit, so that a later
+    ``model.fit`` or ``train_on_batch`` of the user's own batches takes one
+    step per batch, as in Keras. Between fits it is kept on the model with
+    its traces, as Keras keeps its own, until ``compile`` makes it stale.
     """
-    current = getattr(model.train_function, "skae_batch_size", None)
-    if batch_size is None:
-        if current is not None:
-            model.train_function = None  # Keras builds its own again
-        return
-    if current == batch_size:
-        return
+    if train.rows_per_step is None:
+        return model.fit(train, **fit_params)
+    shape = (train.rows_per_step, train.steps_per_item)
+    loop = getattr(model, "_skae_step_loop", None)
+    # Keras's compile makes a new loss tracker: a loop traced before it is stale.
+    if loop is None or loop.shape != shape or loop.loss_tracker is not model._loss_tracker:
+        loop = xla_step_loop(model, *shape)
+        model._skae_step_loop = loop
+    keras_function, model.train_function = model.train_function, loop
+    try:
+        return model.fit(train, **fit_params)
+    finally:
+        model.train_function = keras_function
+
+
+def xla_step_loop(model, batch_size, steps_per_item):
+    """A ``train_function`` that runs the steps of an item of ``steps_per_item`` batches of
+    ``batch_size`` rows in one XLA call."""
     import tensorflow as tf
 
+    item_rows = batch_size * steps_per_item
+
     @tf.function(jit_compile=True, autograph=False)
-    def train_steps(data):
-        # Shapes are static here (one trace per item shape): full items, and the last one.
-        n_full, remainder = divmod(int(tf.nest.flatten(data)[0].shape[0]), batch_size)
-        stacked = tf.nest.map_structure(
-            lambda t: tf.reshape(t[: n_full * batch_size], (n_full, batch_size, *t.shape[1:])),
-            data,
+    def train_steps(data, n_steps):
+        batches = tf.nest.map_structure(
+            lambda t: tf.reshape(t, (steps_per_item, batch_size, *t.shape[1:])), data
         )
 
         def step(i):
-            model.train_step(tf.nest.map_structure(lambda t: t[i], stacked))
+            model.train_step(tf.nest.map_structure(lambda t: t[i], batches))
             return (i + 1,)
 
-        if n_full:
-            tf.while_loop(lambda i: i < n_full, step, (tf.constant(0),))
-        if remainder:
-            model.train_step(tf.nest.map_structure(lambda t: t[n_full * batch_size :], data))
+        # A tensor bound: the last item of an epoch, padded, runs in the same compiled loop.
+        tf.while_loop(lambda i: i < n_steps, step, (tf.constant(0),))
         return model.get_metrics_result()
 
     one_step = tf.function(model.train_step, jit_compile=True, autograph=False)
 
     def train_function(iterator):
-        if not isinstance(iterator, (tf.data.Iterator, tf.distribute.DistributedIterator)):
-            return one_step(next(iterator))  # Model.train_on_batch: one step, as in Keras
         item = iterator.get_next_as_optional()
         if not item.has_value():
             raise StopIteration
-        return train_steps(item.get_value())
+        data = item.get_value()
+        n_rows = int(tf.nest.flatten(data)[0].shape[0])
+        if n_rows == item_rows:
+            return train_steps(data, tf.constant(steps_per_item))
+        # The last item: its whole batches padded to a full item (the padding is never
+        # trained on), then the rows left over as one step, as Keras would take them.
+        n_steps, remainder = divmod(n_rows, batch_size)
+        if n_steps:
+            whole = tf.nest.map_structure(
+                lambda t: tf.pad(
+                    t[: n_steps * batch_size],
+                    [(0, item_rows - n_steps * batch_size)] + [(0, 0)] * (len(t.shape) - 1),
+                ),
+                data,
+            )
+            logs = train_steps(whole, tf.constant(n_steps))
+        if remainder:
+            logs = one_step(tf.nest.map_structure(lambda t: t[n_steps * batch_size :], data))
+        return logs
 
-    train_function.skae_batch_size = batch_size
-    model.train_function = train_function
+    train_function.shape = (batch_size, steps_per_item)
+    train_function.loss_tracker = model._loss_tracker
+    return train_function
 
 
 # batch_size='auto', from full default fits on 2 CPU cores (benchmarks/defaults.py, two seeds):

@@ -134,8 +134,8 @@ def fits_with_and_without_step_loop(make_estimator, X, monkeypatch):
 def test_xla_step_loop_trains_exactly_as_one_step_per_call(digits, monkeypatch, make_estimator):
     X = digits[:1000]
     looped, stepwise = fits_with_and_without_step_loop(make_estimator, X, monkeypatch)
-    assert looped.model_.train_function.skae_batch_size == 32  # the loop ran the fit
-    assert getattr(stepwise.model_.train_function, "skae_batch_size", None) is None
+    assert looped.model_._skae_step_loop.shape == (32, 8)  # the loop ran the fit
+    assert not hasattr(stepwise.model_, "_skae_step_loop")
     assert optimizer_steps(looped) == optimizer_steps(stepwise) == 2 * 32
     np.testing.assert_allclose(looped.loss_curve_, stepwise.loss_curve_, rtol=1e-5)
     for phase, stepwise_phase in zip(
@@ -163,7 +163,7 @@ def test_xla_step_loop_fine_tunes_a_classifier_as_one_step_per_call(digits, monk
     looped = fit_classifier(make_classifier())
     monkeypatch.setattr(skae._utils, "XLA_LOOP_MAX_STEPS", 1)
     stepwise = fit_classifier(make_classifier())
-    assert looped.model_.train_function.skae_batch_size == 32
+    assert looped.model_._skae_step_loop.shape == (32, 8)
     assert optimizer_steps(looped) == optimizer_steps(stepwise) == 2 * 32
     np.testing.assert_allclose(looped.loss_curve_, stepwise.loss_curve_, rtol=1e-5)
     np.testing.assert_allclose(
@@ -172,12 +172,16 @@ def test_xla_step_loop_fine_tunes_a_classifier_as_one_step_per_call(digits, monk
 
 
 @needs_tensorflow_step_loop
-def test_xla_step_loop_is_kept_across_partial_fits_and_train_on_batch_takes_one_step(digits):
+def test_xla_step_loop_is_kept_across_partial_fits_and_keras_fits_take_one_step_per_batch(digits):
+    X = digits[:1000]
     ae = StackedAE(**LOOP_SETTINGS, jit_compile=True, random_state=0)
-    ae.partial_fit(digits[:1000])
-    loop = ae.model_.train_function
-    ae.partial_fit(digits[:1000])
-    assert ae.model_.train_function is loop  # traced and compiled once, as Keras keeps its own
+    ae.partial_fit(X)
+    loop = ae.model_._skae_step_loop
+    ae.partial_fit(X)
+    assert ae.model_._skae_step_loop is loop  # traced and compiled once, as Keras keeps its own
     assert optimizer_steps(ae) == 2 * 32 and len(ae.loss_curve_) == 2
-    ae.model_.train_on_batch(digits[:100], digits[:100])  # Keras's API: one step, one batch
+    # The user's own Keras calls on model_ take one step per batch of theirs, as in Keras.
+    ae.model_.train_on_batch(X[:100], X[:100])
     assert optimizer_steps(ae) == 2 * 32 + 1
+    ae.model_.fit(X, X, batch_size=250, epochs=1, verbose=0)
+    assert optimizer_steps(ae) == 2 * 32 + 1 + 4
