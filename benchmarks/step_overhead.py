@@ -11,7 +11,8 @@ network (speed.py's 784-512-256-256-256-512-784) and the same float32 rows:
   from a tensor: what the step costs without any framework around it;
 * ``keras_fit``: ``keras.Model.fit`` of the same network (XLA, ``steps_per_execution=8``)
   on a ``tf.data`` pipeline of in-memory tensors;
-* ``skae``: ``StackedAE.fit`` as a user calls it (its own input pipeline, 'auto' XLA).
+* ``skae``: ``StackedAE.fit`` as a user calls it (its own input pipeline, 'auto' XLA,
+  and up to eight steps per XLA call).
 
 Each layer's time per step is reported with its fraction of the float32 matmul ceiling
 (speed.py's ``Ceiling``, sampled after every measurement) and the ratio to the layer below.

@@ -108,7 +108,8 @@ def training_batches(model, X, rows, batch_size, *, shuffle, seed, batches=None)
     batches = BatchSequence if batches is None else batches
     steps = 1
     if runs_own_step_loop(model.jit_compile) and model.steps_per_execution == 1:
-        steps = min(XLA_LOOP_MAX_STEPS, steps_per_execution(len(rows), batch_size))
+        # The loop compiles one step however many it runs, so short epochs gain too.
+        steps = max(1, min(XLA_LOOP_MAX_STEPS, len(rows) // batch_size))
     sequence = batches(X, rows, batch_size * steps, shuffle=shuffle, seed=seed)
     sequence.rows_per_step = batch_size if steps > 1 else None
     sequence.steps_per_item = steps
