@@ -67,10 +67,10 @@ def steps_per_execution(n_rows, batch_size):
     return int(min(32, max(1, steps_per_epoch // 4)))
 
 
-# Steps per call of skae's own XLA step loop. On 2 cores, batch 128, best steady epochs: Keras
-# (steps_per_execution=8) took 10.6 ms per step, as a hand-written XLA step called once per
-# step (10.5); eight hand-written steps per call took 7.0 and skae's loop 7.6-8.8 ms. Eight
-# leave the 3 ms cost of a call under 0.4 ms per step (benchmarks/step_overhead.py).
+# Steps per call of skae's own XLA step loop. Keras's TensorFlow trainer calls each compiled
+# step on its own, about 3 ms a call on 2 cores (one-off interleaved run, batch 128, ms per step:
+# a hand-written step called per step 10.5, eight per call 7.0; Keras's fit 10.6, this loop
+# 7.6-8.8). Eight steps leave under 0.4 ms of it per step; benchmarks/speed.py keeps the score.
 XLA_LOOP_MAX_STEPS = 8
 
 
@@ -195,8 +195,9 @@ def xla_step_loop(model, batch_size, steps_per_item):
 # on digits (1,347 rows, 21 steps per epoch at 64) 128 ended level with 64 for one seed and 9%
 # worse for the other, 256 worse for both; on 8,000 MNIST rows 128 (62 steps) ended 3-4% below
 # 64 in held-out error for both seeds, and 256 (31 steps) took longest to come within 5% of the
-# best. Larger batches use the hardware better (speed.py: about 0.3 of the matmul ceiling at 64,
-# 0.55 at 256), so 'auto' takes the largest batch that leaves at least 50 steps per epoch.
+# best. Larger batches use the hardware better (speed.py, with XLA: about 0.4 of the matmul
+# ceiling at 64, 0.75 at 256), so 'auto' takes the largest batch that leaves at least 50 steps
+# per epoch.
 AUTO_BATCH_SIZES = (64, 128, 256)
 AUTO_MIN_STEPS_PER_EPOCH = 50
 
