@@ -18,84 +18,26 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from ._data import TrainingRows, resolve_batch_size
+from ._engine import Trainer, resolve_jit_compile, resolve_verbose
+from ._inference import INFERENCE_CHUNK, make_inference_function, predict_in_chunks
 from ._layers import GaussianNoise, MaskingNoise, NegativeELBO, SparsityPenalty
-from ._utils import (
-    BatchSequence,
-    SeedStream,
-    fit_keras_model,
-    keras_steps_per_execution,
-    make_inference_function,
-    make_optimizer,
-    model_from_bytes,
-    model_to_bytes,
-    predict_in_chunks,
-    release_data,
-    resolve_batch_size,
-    resolve_jit_compile,
-    seed_from_random_state,
-    skip_single_replica_all_reduce,
-    training_batches,
-)
+from ._saving import model_from_bytes, model_to_bytes
+from ._seeding import SeedStream, seed_from_random_state
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _OPTIMIZERS = {"adam", "adamw", "nadam", "rmsprop", "sgd"}
 _LOSSES = {"mse": "mean_squared_error", "binary_crossentropy": "binary_crossentropy"}
 _DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
 # Networks are saved with the estimator by __getstate__ and rebuilt by __setstate__.
-_NETWORK_ATTRIBUTES = ("model_", "encoder_", "decoder_", "_inference")
+# The trainer holds the traced training functions, kept between partial_fit calls.
+_NETWORK_ATTRIBUTES = ("model_", "encoder_", "decoder_", "_inference", "_trainer")
 
 
 def _is_callback_list(value):
     return isinstance(value, (list, tuple)) and all(
         isinstance(c, keras.callbacks.Callback) for c in value
     )
-
-
-class _TrainingMonitor(keras.callbacks.Callback):
-    """Loss bookkeeping and stopping rules of ``MLPRegressor``, as a callback.
-
-    Records the loss curves, stops at the first non-finite loss, and stops
-    when the monitored loss has not improved by ``tol`` for
-    ``n_iter_no_change`` epochs, keeping the best weights when monitoring a
-    validation loss.
-    """
-
-    def __init__(self, *, monitor, tol, n_iter_no_change, keep_best, best_loss=np.inf):
-        super().__init__()
-        self.monitor = monitor
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.keep_best = keep_best
-        self.loss_curve = []
-        self.validation_loss_curve = []
-        self.best_loss = best_loss
-        self.best_weights = None
-        self.no_improvement_count = 0
-        self.converged = False
-        self.diverged_at = None
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs or {}
-        loss = float(logs.get("loss", np.nan))
-        self.loss_curve.append(loss)
-        if "val_loss" in logs:
-            self.validation_loss_curve.append(float(logs["val_loss"]))
-        current = float(logs.get(self.monitor, np.nan))
-        if not (np.isfinite(loss) and np.isfinite(current)):
-            self.diverged_at = len(self.loss_curve)
-            self.model.stop_training = True
-            return
-        if current > self.best_loss - self.tol:
-            self.no_improvement_count += 1
-        else:
-            self.no_improvement_count = 0
-        if current < self.best_loss:
-            self.best_loss = current
-            if self.keep_best:
-                self.best_weights = self.model.get_weights()
-        if self.no_improvement_count >= self.n_iter_no_change:
-            self.converged = True
-            self.model.stop_training = True
 
 
 class BaseAutoencoder(
@@ -261,22 +203,34 @@ class BaseAutoencoder(
             )
         return layers
 
-    def _compile(self, model, n_rows, epochs, loss=None):
-        """Compile ``model`` with the estimator's optimizer for ``epochs`` over ``n_rows`` rows."""
-        optimizer = make_optimizer(self.optimizer, self.learning_rate)
+    def _compile(self, model, loss="auto"):
+        """Give ``model`` a fresh optimizer of the estimator's settings (saved with it)."""
+        optimizer = keras.optimizers.get(
+            {"class_name": self.optimizer, "config": {"learning_rate": self.learning_rate}}
+        )
         if getattr(self, "dtype_policy", None) == "mixed_float16":
             # Keras adds loss scaling only for a model-wide policy; ours is per layer.
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        batch_size = resolve_batch_size(self.batch_size, n_rows)
-        jit_compile = resolve_jit_compile(
-            getattr(self, "jit_compile", "auto"), model, n_rows, batch_size, epochs
-        )
         model.compile(
             optimizer=optimizer,
-            loss=self._training_loss() if loss is None else loss,
-            steps_per_execution=keras_steps_per_execution(jit_compile, n_rows, batch_size),
-            jit_compile=jit_compile,
+            loss=self._training_loss() if loss == "auto" else loss,
+            jit_compile=resolve_jit_compile(getattr(self, "jit_compile", "auto")),
         )
+
+    def _trainer_for(self, model, batch_size, loss="auto"):
+        """The engine for ``model``: kept between fits, so partial_fit traces once."""
+        loss = self._training_loss() if loss == "auto" else loss
+        trainer = getattr(self, "_trainer", None)
+        if (
+            trainer is None
+            or trainer.model is not model
+            or trainer.batch_size != batch_size
+            or trainer.loss != loss
+        ):
+            trainer = Trainer(
+                model, loss=loss, batch_size=batch_size, jit_compile=model.jit_compile
+            )
+        return trainer
 
     def _training_loss(self):
         return _LOSSES[self.loss]
@@ -357,8 +311,6 @@ class BaseAutoencoder(
             model, encoder, decoder = self.model_, self.encoder_, self.decoder_
             snapshot = _snapshot(model)
             previous_curve = list(self.loss_curve_)
-            # An unpickled or loaded model's optimizer lacks the fix against a leak per trace.
-            skip_single_replica_all_reduce(model.optimizer)
         else:
             layers = self._base_layers(X, seeds)
             layers.update(
@@ -367,57 +319,48 @@ class BaseAutoencoder(
             _set_dtype_policy(layers, getattr(self, "dtype_policy", None))
             model, encoder, decoder = self._assemble(layers, self._input_shape(X.shape[1]))
             self._pretrain(layers, X, rows, seeds)
-            self._compile(model, len(rows), epochs)
+            self._compile(model)
             snapshot, previous_curve = None, []
 
-        monitor = _TrainingMonitor(
-            monitor="val_loss" if validation_rows is not None else "loss",
-            tol=self.tol,
-            n_iter_no_change=self.n_iter_no_change,
-            keep_best=validation_rows is not None,
-        )
         batch_size = resolve_batch_size(self.batch_size, len(rows))
-        train = training_batches(model, X, rows, batch_size, shuffle=self.shuffle, seed=seeds())
-        validation = (
-            None
-            if validation_rows is None
-            else BatchSequence(X, validation_rows, max(batch_size, 1024))
-        )
+        trainer = self._trainer_for(model, batch_size)
         try:
-            fit_keras_model(
-                model,
-                train,
-                validation_data=validation,
+            result = trainer.fit(
+                TrainingRows(X, rows, batch_size, shuffle=self.shuffle),
                 epochs=epochs,
-                shuffle=False,  # BatchSequence shuffles with its own seeded generator
-                verbose=self.verbose,
-                callbacks=[monitor, *(self.callbacks or [])],
+                seed=seeds(),
+                validation=(
+                    None
+                    if validation_rows is None
+                    else TrainingRows(X, validation_rows, batch_size)
+                ),
+                tol=self.tol,
+                n_iter_no_change=self.n_iter_no_change,
+                callbacks=self.callbacks or [],
+                verbose=resolve_verbose(self.verbose),
             )
         except BaseException:
             if snapshot is not None:
                 _restore(model, snapshot)
             raise
-        finally:
-            release_data(train, validation)
-        if monitor.diverged_at is not None:
+        if result.diverged_at is not None:
             if snapshot is not None:
                 _restore(model, snapshot)
             raise ValueError(
-                f"Training diverged: the loss became non-finite at epoch {monitor.diverged_at}. "
+                f"Training diverged: the loss became non-finite at epoch {result.diverged_at}. "
                 f"Lower learning_rate (now {self.learning_rate}) or scale the data."
             )
-        if monitor.best_weights is not None:
-            model.set_weights(monitor.best_weights)
 
         # Commit: only a successful fit changes the estimator.
         if not resume:
             self._set_networks(model, encoder, decoder)
             self.output_activation_ = output_activation
-        self.loss_curve_ = previous_curve + monitor.loss_curve
-        self.validation_loss_curve_ = monitor.validation_loss_curve or None
-        self.best_loss_ = monitor.best_loss
+        self._trainer = trainer
+        self.loss_curve_ = previous_curve + result.loss_curve
+        self.validation_loss_curve_ = result.validation_loss_curve or None
+        self.best_loss_ = result.best_loss
         self.n_iter_ = len(self.loss_curve_)
-        if not partial and not monitor.converged:
+        if not partial and not (result.converged or result.stopped_by_callback):
             warnings.warn(
                 f"{type(self).__name__} used all {epochs} epochs while the loss was still "
                 f"improving by more than tol={self.tol} within {self.n_iter_no_change} epochs; "
@@ -490,10 +433,10 @@ class BaseAutoencoder(
         check_is_fitted(self)
         X = self._check_X(X, reset=False)
         errors = np.empty(X.shape[0], dtype=np.float64)
-        for start in range(0, X.shape[0], 4096):
-            block = X[start : start + 4096]
+        for start in range(0, X.shape[0], INFERENCE_CHUNK):
+            block = X[start : start + INFERENCE_CHUNK]
             original = block.toarray() if sp.issparse(block) else block
-            errors[start : start + 4096] = np.mean(
+            errors[start : start + INFERENCE_CHUNK] = np.mean(
                 (self._reconstruct(block) - original) ** 2, axis=1, dtype=np.float64
             )
         return -errors

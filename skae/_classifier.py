@@ -13,58 +13,15 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import _OPTIMIZERS, _check_float32_range, _TrainingMonitor
-from ._utils import (
-    SeedStream,
-    dense_rows,
-    fit_keras_model,
-    keras_steps_per_execution,
-    make_inference_function,
-    make_optimizer,
-    model_from_bytes,
-    model_to_bytes,
-    predict_in_chunks,
-    release_data,
-    resolve_jit_compile,
-    seed_from_random_state,
-    training_batches,
-)
+from ._base import _OPTIMIZERS, _check_float32_range
+from ._data import TrainingRows
+from ._engine import Trainer, resolve_jit_compile, resolve_verbose
+from ._inference import make_inference_function, predict_in_chunks
+from ._saving import model_from_bytes, model_to_bytes
+from ._seeding import SeedStream, seed_from_random_state
 
 # The marker of an unlabeled sample, as in sklearn.semi_supervised.
 UNLABELED = -1
-
-
-class _LabeledBatches(keras.utils.PyDataset):
-    """Mini-batches of (input, class index) pairs drawn from rows of ``X``.
-
-    Rows are densified and cast to float32 one batch at a time, reshaped to
-    the network's input shape, and shuffled by a private seeded generator.
-    """
-
-    def __init__(self, X, targets, rows, batch_size, input_shape, *, shuffle=False, seed=0):
-        super().__init__()
-        self.X = X
-        self.targets = targets
-        self.rows = np.asarray(rows)
-        self.batch_size = int(batch_size)
-        self.input_shape = tuple(input_shape)
-        self.shuffle = shuffle
-        self._rng = np.random.default_rng(seed)
-        self._order = self._new_order()
-
-    def _new_order(self):
-        return self._rng.permutation(self.rows) if self.shuffle else self.rows
-
-    def __len__(self):
-        return -(-len(self.rows) // self.batch_size)
-
-    def __getitem__(self, index):
-        rows = self._order[index * self.batch_size : (index + 1) * self.batch_size]
-        batch = dense_rows(self.X, rows).reshape((len(rows), *self.input_shape))
-        return batch, self.targets[rows]
-
-    def on_epoch_end(self):
-        self._order = self._new_order()
 
 
 def _unlabeled_mask(y):
@@ -355,59 +312,41 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             labeled_rows, validation_rows = labeled_rows[kept], labeled_rows[held_out]
 
         batch_size = min(self.batch_size, len(labeled_rows))
-        model = self._build_model(encoder, len(classes), seeds, len(labeled_rows), batch_size)
-        monitor = _TrainingMonitor(
-            monitor="val_loss" if validation_rows is not None else "loss",
+        model = self._build_model(encoder, len(classes), seeds)
+        trainer = Trainer(
+            model,
+            loss="sparse_categorical_crossentropy",
+            batch_size=batch_size,
+            jit_compile=model.jit_compile,
+        )
+        result = trainer.fit(
+            TrainingRows(X, labeled_rows, batch_size, targets=targets, shuffle=self.shuffle),
+            epochs=self.epochs,
+            seed=seeds(),
+            validation=(
+                None
+                if validation_rows is None
+                else TrainingRows(X, validation_rows, batch_size, targets=targets)
+            ),
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
-            keep_best=validation_rows is not None,
+            verbose=resolve_verbose(self.verbose),
         )
-        input_shape = tuple(model.inputs[0].shape[1:])
-        train = training_batches(
-            model,
-            X,
-            labeled_rows,
-            batch_size,
-            shuffle=self.shuffle,
-            seed=seeds(),
-            batches=lambda X, rows, size, **order: _LabeledBatches(
-                X, targets, rows, size, input_shape, **order
-            ),
-        )
-        validation = (
-            None
-            if validation_rows is None
-            else _LabeledBatches(X, targets, validation_rows, max(batch_size, 1024), input_shape)
-        )
-        try:
-            fit_keras_model(
-                model,
-                train,
-                validation_data=validation,
-                epochs=self.epochs,
-                shuffle=False,  # _LabeledBatches shuffles with its own seeded generator
-                verbose=self.verbose,
-                callbacks=[monitor],
-            )
-        finally:
-            release_data(train, validation)  # Keras would otherwise keep X for good
-        if monitor.diverged_at is not None:
+        if result.diverged_at is not None:
             raise ValueError(
-                f"Fine-tuning diverged: the loss became non-finite at epoch {monitor.diverged_at}. "
+                f"Fine-tuning diverged: the loss became non-finite at epoch {result.diverged_at}. "
                 f"Lower learning_rate (now {self.learning_rate}) or scale the data."
             )
-        if monitor.best_weights is not None:
-            model.set_weights(monitor.best_weights)
 
         # Commit: only a successful fit changes the estimator.
         self.autoencoder_ = autoencoder
         self.classes_ = classes
         self._set_model(model)
-        self.loss_curve_ = monitor.loss_curve
-        self.validation_loss_curve_ = monitor.validation_loss_curve or None
-        self.best_loss_ = monitor.best_loss
+        self.loss_curve_ = result.loss_curve
+        self.validation_loss_curve_ = result.validation_loss_curve or None
+        self.best_loss_ = result.best_loss
         self.n_iter_ = len(self.loss_curve_)
-        if not monitor.converged:
+        if not (result.converged or result.stopped_by_callback):
             warnings.warn(
                 f"EncoderClassifier ran its {self.epochs} fine-tuning epochs without the loss "
                 f"improving by less than tol={self.tol} for {self.n_iter_no_change} epochs; "
@@ -440,7 +379,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             )
         return encoder
 
-    def _build_model(self, encoder, n_classes, seeds, n_rows, batch_size):
+    def _build_model(self, encoder, n_classes, seeds):
         # A copy, so that fine-tuning leaves the fitted autoencoder_ as pretrained.
         copy = keras.models.clone_model(encoder)
         copy.set_weights(encoder.get_weights())
@@ -453,18 +392,13 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             name="softmax_head",
         )(code)
         model = keras.Model(copy.inputs[0], probabilities, name="EncoderClassifier")
-        # make_optimizer: a Keras optimizer that does not leak its traced graph (see _utils).
-        optimizer = make_optimizer(self.optimizer, self.learning_rate)
-        # The autoencoder's choice of XLA, made concrete for the fine-tuning's length.
-        jit_compile = resolve_jit_compile(
-            getattr(self.autoencoder, "jit_compile", "auto"), model, n_rows, batch_size, self.epochs
-        )
-        # As in the autoencoders: several steps per call into the backend when epochs are long.
         model.compile(
-            optimizer=optimizer,
+            optimizer=keras.optimizers.get(
+                {"class_name": self.optimizer, "config": {"learning_rate": self.learning_rate}}
+            ),
             loss="sparse_categorical_crossentropy",
-            steps_per_execution=keras_steps_per_execution(jit_compile, n_rows, batch_size),
-            jit_compile=jit_compile,
+            # The autoencoder's choice of XLA, made concrete for this backend and device.
+            jit_compile=resolve_jit_compile(getattr(self.autoencoder, "jit_compile", "auto")),
         )
         return model
 

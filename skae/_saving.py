@@ -5,9 +5,13 @@ classes come from skae's own public API, and networks load through Keras's safe
 mode, which refuses ``Lambda`` layers and unregistered classes.
 """
 
+import io
 import json
+import os
+import tempfile
 import zipfile
 
+import keras
 import numpy as np
 from sklearn.base import BaseEstimator
 
@@ -206,3 +210,33 @@ def load(path):
             return _decode(document["estimator"], archive)
         except (KeyError, zipfile.BadZipFile, EOFError) as error:
             raise ValueError(f"{path!r} is corrupted: {error}") from None
+
+
+def model_to_bytes(model):
+    """The model in Keras's own ``.keras`` format, as bytes."""
+    # keras.saving.save_model only takes paths ending in ".keras".
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.keras")
+        model.save(path)
+        with open(path, "rb") as file:
+            return file.read()
+
+
+def model_from_bytes(data):
+    """Load a ``.keras`` archive from bytes in Keras's safe mode.
+
+    Raises ``ValueError`` for data that is not a Keras archive or that asks
+    for arbitrary code (a ``Lambda`` layer, an unregistered class).
+    """
+    if not isinstance(data, (bytes, bytearray)) or not zipfile.is_zipfile(io.BytesIO(data)):
+        raise ValueError(
+            "The saved network is not a valid .keras archive (truncated or corrupted)."
+        )
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "model.keras")
+        with open(path, "wb") as file:
+            file.write(data)
+        try:
+            return keras.saving.load_model(path, safe_mode=True)
+        except Exception as error:  # Keras raises many types for bad archives
+            raise ValueError(f"Could not load the saved network safely: {error}") from error

@@ -6,15 +6,11 @@ import keras
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import BaseAutoencoder, _TrainingMonitor
+from ._base import BaseAutoencoder
+from ._data import TrainingRows, resolve_batch_size
+from ._engine import resolve_verbose
+from ._inference import predict_in_chunks
 from ._layers import TiedDense
-from ._utils import (
-    fit_keras_model,
-    predict_in_chunks,
-    release_data,
-    resolve_batch_size,
-    training_batches,
-)
 
 
 class StackedAE(BaseAutoencoder):
@@ -362,42 +358,25 @@ class StackedAE(BaseAutoencoder):
             output = layers[f"decoder_{depth - 1 - i}"](code)
         model = keras.Model(x, output, name=f"pretrain_{i}")
         # Hidden codes are not in [0, 1]: phases above the input use squared error.
-        self._compile(
-            model,
-            inputs.shape[0],
-            self.pretrain_epochs,
-            loss=None if i == 0 else "mean_squared_error",
-        )
-        monitor = _TrainingMonitor(
-            monitor="loss", tol=self.tol, n_iter_no_change=self.n_iter_no_change, keep_best=False
-        )
-        n_rows = inputs.shape[0]
-        batches = training_batches(
-            model,
-            inputs,
-            np.arange(n_rows),
-            resolve_batch_size(self.batch_size, n_rows),
-            shuffle=self.shuffle,
+        loss = "auto" if i == 0 else "mean_squared_error"
+        self._compile(model, loss=loss)
+        batch_size = resolve_batch_size(self.batch_size, inputs.shape[0])
+        result = self._trainer_for(model, batch_size, loss=loss).fit(
+            TrainingRows(inputs, np.arange(inputs.shape[0]), batch_size, shuffle=self.shuffle),
+            epochs=self.pretrain_epochs,
             seed=seeds(),
+            tol=self.tol,
+            n_iter_no_change=self.n_iter_no_change,
+            verbose=resolve_verbose(self.verbose),
+            label=f"pretraining layer {i}: ",
         )
-        try:
-            fit_keras_model(
-                model,
-                batches,
-                epochs=self.pretrain_epochs,
-                shuffle=False,
-                verbose=self.verbose,
-                callbacks=[monitor],
-            )
-        finally:
-            release_data(batches)  # Keras would otherwise keep the codes for good
-        if monitor.diverged_at is not None:
+        if result.diverged_at is not None:
             raise ValueError(
                 f"Greedy pretraining diverged: the loss of phase {i} became non-finite at epoch "
-                f"{monitor.diverged_at}. Lower learning_rate (now {self.learning_rate}) or scale "
+                f"{result.diverged_at}. Lower learning_rate (now {self.learning_rate}) or scale "
                 "the data."
             )
-        return monitor.loss_curve
+        return result.loss_curve
 
     def _depth(self, layers):
         return sum(name.startswith("encoder_") for name in layers)

@@ -9,13 +9,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import BaseAutoencoder, _data_range
+from ._data import dense_rows
+from ._inference import INFERENCE_CHUNK, make_inference_function
 from ._layers import NegativeELBO, Sampling
-from ._utils import (
-    INFERENCE_CHUNK,
-    dense_rows,
-    make_inference_function,
-    seed_from_random_state,
-)
+from ._seeding import seed_from_random_state
 
 
 class VariationalAE(BaseAutoencoder):

@@ -56,7 +56,7 @@ from skae import (
     StackedAE,
     VariationalAE,
 )
-from skae._utils import model_to_bytes
+from skae._saving import model_to_bytes
 
 from .conftest import tiny
 

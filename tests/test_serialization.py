@@ -16,7 +16,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 import skae
 from skae import StackedAE
-from skae._utils import model_to_bytes
+from skae._saving import model_to_bytes
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,558 @@
+"""skae's training engine: whole epochs per compiled call, on Keras 3's public API only.
+
+An estimator hands a :class:`Trainer` its compiled Keras model (for the optimizer), the
+loss, the batch size and the data; the trainer runs each epoch as one compiled call over
+data already on the device and returns the loss curves. On TensorFlow an epoch is one
+``tf.function`` (a ``tf.while_loop`` of ``GradientTape`` + ``optimizer.apply`` steps), on
+JAX one ``jax.jit`` of a ``lax.scan`` of ``stateless_call`` + ``optimizer.stateless_apply``
+steps, on PyTorch an eager loop over device-resident batches. The order of the rows is
+drawn on the device from ``(seed, epoch)``, so training is reproducible without any global
+seed. Callbacks see epochs: ``on_train_batch_begin``/``end`` run once per compiled call
+(an epoch, or a chunk of streamed data), with that call's mean loss.
+"""
+
+import sys
+import time
+from dataclasses import dataclass, field
+from functools import partial
+
+import keras
+import numpy as np
+
+from ._data import TrainingRows
+
+# Rows per evaluation step of validation data (inference mode; batch statistics do not matter).
+EVALUATION_ROWS = 1024
+
+
+@dataclass
+class TrainingResult:
+    """What a :meth:`Trainer.fit` did, in ``MLPRegressor``'s terms."""
+
+    loss_curve: list = field(default_factory=list)
+    validation_loss_curve: list = field(default_factory=list)
+    best_loss: float = np.inf
+    converged: bool = False  # the monitored loss stopped improving by tol
+    stopped_by_callback: bool = False  # a user's callback set model.stop_training
+    diverged_at: int = None  # the epoch (1-based) whose loss was not finite
+
+
+class _Monitor(keras.callbacks.Callback):
+    """``MLPRegressor``'s stopping rules: stop at the first non-finite loss, or when the
+    monitored loss has not improved by ``tol`` for ``n_iter_no_change`` epochs, keeping the
+    best weights when monitoring a validation loss."""
+
+    def __init__(self, result, *, monitor, tol, n_iter_no_change, keep_best):
+        super().__init__()
+        self.result = result
+        self.monitor = monitor
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.keep_best = keep_best
+        self.best_weights = None
+        self.no_improvement_count = 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        result = self.result
+        loss = float(logs["loss"])
+        result.loss_curve.append(loss)
+        if "val_loss" in logs:
+            result.validation_loss_curve.append(float(logs["val_loss"]))
+        current = float(logs[self.monitor])
+        if not (np.isfinite(loss) and np.isfinite(current)):
+            result.diverged_at = len(result.loss_curve)
+            self.model.stop_training = True
+            return
+        if current > result.best_loss - self.tol:
+            self.no_improvement_count += 1
+        else:
+            self.no_improvement_count = 0
+        if current < result.best_loss:
+            result.best_loss = current
+            if self.keep_best:
+                self.best_weights = self.model.get_weights()
+        if self.no_improvement_count >= self.n_iter_no_change:
+            result.converged = True
+            self.model.stop_training = True
+
+
+def resolve_jit_compile(jit_compile):
+    """``jit_compile='auto'`` made concrete for the current backend and devices.
+
+    JAX always compiles (``jax.jit``); PyTorch runs eagerly. On TensorFlow 'auto' follows
+    Keras's own rule, XLA on GPUs only: on 2 CPU cores the whole-epoch graph without XLA
+    was faster for every network measured (``benchmarks/engine.py``; XLA made the digits
+    network's steps 20x slower, 14 ms against 0.6 ms).
+    """
+    backend = keras.backend.backend()
+    if backend == "jax":
+        return True
+    if backend != "tensorflow":
+        return False
+    if jit_compile != "auto":
+        return bool(jit_compile)
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))
+
+
+def resolve_verbose(verbose):
+    """``verbose`` as 0 (silent) or 1 (one line per epoch); 'auto' prints on a terminal."""
+    if verbose == "auto":
+        return int(sys.stdout.isatty())
+    return int(verbose > 0)
+
+
+class Trainer:
+    """Trains ``model`` (compiled, for its optimizer) with skae's engine.
+
+    ``loss`` is a Keras loss name comparing targets with the model's output, or None when
+    the model's layers add the whole loss (``add_loss``); added losses and weight
+    regularizers always count. A trainer is kept between ``partial_fit`` calls, so its
+    compiled functions are traced once.
+    """
+
+    def __init__(self, model, *, loss, batch_size, jit_compile=False):
+        self.model = model
+        self.loss = loss
+        self.batch_size = int(batch_size)
+        self.jit_compile = jit_compile
+        if not model.optimizer.built:
+            model.optimizer.build(model.trainable_variables)
+        backend = keras.backend.backend()
+        runner = {"tensorflow": _TensorFlowRunner, "jax": _JaxRunner, "torch": _TorchRunner}
+        self._runner = runner.get(backend, _TorchRunner)(self)
+
+    def compute_loss(self, targets, outputs, added_losses):
+        """The training objective of one batch, in float32."""
+        ops = keras.ops
+        total = ops.convert_to_tensor(0.0, "float32")
+        if self.loss is not None:
+            per_sample = keras.losses.get(self.loss)(targets, ops.cast(outputs, "float32"))
+            total = total + ops.mean(per_sample)
+        for term in added_losses:
+            total = total + ops.cast(term, "float32")
+        return total
+
+    def fit(
+        self,
+        data,
+        *,
+        epochs,
+        seed,
+        validation=None,
+        tol=0.0,
+        n_iter_no_change=None,
+        callbacks=(),
+        verbose=0,
+        label="",
+    ):
+        """Train on ``data`` (a :class:`~skae._data.TrainingRows`) for up to ``epochs``.
+
+        Stops as ``MLPRegressor`` does (see ``_Monitor``), restores the best weights when
+        ``validation`` rows are monitored, and prints one line per epoch when ``verbose``.
+        """
+        model = self.model
+        result = TrainingResult()
+        monitor = _Monitor(
+            result,
+            monitor="loss" if validation is None else "val_loss",
+            tol=tol,
+            n_iter_no_change=epochs + 1 if n_iter_no_change is None else n_iter_no_change,
+            keep_best=validation is not None,
+        )
+        callback_list = keras.callbacks.CallbackList(
+            [monitor, *callbacks], model=model, epochs=epochs, steps=1, verbose=0
+        )
+        runner = self._runner
+        placed = runner.place(data) if data.resident else None
+        placed_validation = None if validation is None else runner.place(validation)
+        model.stop_training = False
+        logs = {}
+        callback_list.on_train_begin()
+        for epoch in range(epochs):
+            start = time.perf_counter()
+            callback_list.on_epoch_begin(epoch)
+            callback_list.on_train_batch_begin(0)
+            loss = self._epoch(data, placed, seed, epoch)
+            logs = {"loss": loss}
+            callback_list.on_train_batch_end(0, logs)
+            if validation is not None:
+                logs["val_loss"] = runner.evaluate(placed_validation, len(validation))
+            callback_list.on_epoch_end(epoch, logs)
+            if verbose:
+                _print_epoch(label, epoch, epochs, logs, time.perf_counter() - start)
+            if model.stop_training:
+                break
+        callback_list.on_train_end(logs)
+        stopped = model.stop_training and not result.converged and result.diverged_at is None
+        result.stopped_by_callback = bool(stopped)
+        if monitor.best_weights is not None and result.diverged_at is None:
+            model.set_weights(monitor.best_weights)
+        return result
+
+    def _epoch(self, data, placed, seed, epoch):
+        runner = self._runner
+        n_rows = len(data)
+        if placed is not None:
+            order = runner.order(n_rows, seed, epoch, data.shuffle)
+            return float(runner.train(placed, order)) / n_rows
+        # Streamed: the same order, drawn on the device, read back to gather each chunk.
+        order = keras.ops.convert_to_numpy(runner.order(n_rows, seed, epoch, data.shuffle))
+        total = 0.0
+        for inputs, labels in data.chunks(order):
+            chunk = runner.place_arrays(inputs, labels)
+            total += float(runner.train(chunk, runner.order(len(inputs), seed, epoch, False)))
+        return total / n_rows
+
+
+def _print_epoch(label, epoch, epochs, logs, seconds):
+    parts = [f"{label}epoch {epoch + 1}/{epochs}", f"loss = {logs['loss']:.6g}"]
+    if "val_loss" in logs:
+        parts.append(f"validation loss = {logs['val_loss']:.6g}")
+    parts.append(f"{seconds:.2f} s")
+    print(", ".join(parts), file=sys.stdout, flush=True)
+
+
+def _input_shape(model):
+    return tuple(model.inputs[0].shape[1:])
+
+
+class _TensorFlowRunner:
+    """Each epoch one ``tf.function`` call: a ``tf.while_loop`` over the batches."""
+
+    def __init__(self, trainer):
+        import tensorflow as tf
+
+        self.tf = tf
+        self.trainer = trainer
+        self.model = trainer.model
+        self.strategy = tf.distribute.get_strategy() if tf.distribute.has_strategy() else None
+        jit = bool(trainer.jit_compile)
+        # reduce_retracing: a partial_fit of another size reuses the trace (without XLA,
+        # which needs static shapes). TensorFlow counts traces per function's code, so the
+        # one trace of each fit of a grid search would read as retracing: a partial is its
+        # own function to TensorFlow's counter.
+        self._train = tf.function(
+            partial(self._train_graph), jit_compile=jit, reduce_retracing=not jit, autograph=False
+        )
+        self._step_call = tf.function(partial(self._distributed_step), autograph=False)
+        self._evaluate = tf.function(
+            partial(self._evaluate_graph), reduce_retracing=True, autograph=False
+        )
+
+    # -- data
+    def place(self, data):
+        labels = data.labels()
+        # A variable filled chunk by chunk holds one float32 copy: tf.convert_to_tensor of a
+        # NumPy array copies it again (188 MB more for 60,000 MNIST images, measured).
+        tf = self.tf
+        inputs = tf.Variable(tf.zeros((len(data), *data.X.shape[1:]), tf.float32), trainable=False)
+        step = data.chunk_rows
+        for start in range(0, len(data), step):
+            positions = np.arange(start, min(start + step, len(data)))
+            inputs.scatter_update(tf.IndexedSlices(data.inputs(positions), positions))
+        return inputs, None if labels is None else tf.constant(labels)
+
+    def place_arrays(self, inputs, labels):
+        tf = self.tf
+        return tf.constant(inputs), None if labels is None else tf.constant(labels)
+
+    def order(self, n_rows, seed, epoch, shuffle):
+        tf = self.tf
+        if not shuffle:
+            return tf.range(n_rows)
+        keys = tf.random.stateless_uniform(
+            [n_rows], seed=[seed, epoch], minval=None, maxval=None, dtype=tf.int32
+        )
+        return tf.argsort(keys, stable=True)
+
+    # -- training
+    def train(self, placed, order):
+        inputs, labels = placed
+        if self.strategy is not None:
+            return self._train_stepwise(inputs, labels, order)
+        return self._train(inputs, labels, order)
+
+    def _batch(self, inputs, labels, positions):
+        tf = self.tf
+        x = tf.gather(inputs, positions)
+        x = tf.reshape(x, (-1, *_input_shape(self.model)))
+        y = tf.reshape(x, (tf.shape(x)[0], -1)) if labels is None else tf.gather(labels, positions)
+        return x, y
+
+    def _step(self, x, y, share=1.0):
+        """One optimizer step on batch ``(x, y)``; returns the batch's loss."""
+        tf = self.tf
+        model, optimizer = self.model, self.model.optimizer
+        variables = model.trainable_variables
+        with tf.GradientTape() as tape:
+            outputs = model(x, training=True)
+            loss = self.trainer.compute_loss(y, outputs, model.losses)
+            scaled = optimizer.scale_loss(loss * share)
+        gradients = tape.gradient(scaled, variables)
+        if self.strategy is None and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
+            # Keras's TensorFlow optimizer sums gradients over replicas with an all-reduce
+            # that, traced in a tf.function, registers a tf.custom_gradient in TensorFlow's
+            # process-wide registry and so keeps every traced training graph alive (5 of 5
+            # fits leaked one, tests/test_faults.py). In a cross-replica context (the
+            # public merge_call) there is no replica to sum over, and nothing is registered.
+            # Keras's LossScaleOptimizer refuses that context: mixed_float16 keeps the leak.
+            tf.distribute.get_replica_context().merge_call(
+                lambda _: optimizer.apply(gradients, variables)
+            )
+        else:
+            optimizer.apply(gradients, variables)
+        return loss
+
+    def _train_graph(self, inputs, labels, order):
+        tf = self.tf
+        batch = self.trainer.batch_size
+        n_rows = tf.shape(order)[0]
+        n_full = n_rows // batch
+
+        def body(i, total):
+            x, y = self._batch(inputs, labels, tf.slice(order, [i * batch], [batch]))
+            return i + 1, total + self._step(x, y) * batch
+
+        _, total = tf.while_loop(
+            lambda i, total: i < n_full, body, (tf.constant(0), tf.constant(0.0))
+        )
+
+        def remainder():
+            x, y = self._batch(inputs, labels, order[n_full * batch :])
+            return total + self._step(x, y) * tf.cast(n_rows - n_full * batch, tf.float32)
+
+        if order.shape[0] is not None:  # a static length (XLA): the last batch's size is known
+            return remainder() if order.shape[0] % batch else total
+        return tf.cond(n_rows > n_full * batch, remainder, lambda: total)
+
+    def _distributed_step(self, x, y):
+        # Under a tf.distribute strategy each replica trains on its share of the batch
+        # (Keras 3.15's TensorFlow trainer cannot loop steps inside one call either).
+        tf = self.tf
+        strategy = self.strategy
+
+        def replica_step(x, y):
+            context = tf.distribute.get_replica_context()
+            n_replicas = context.num_replicas_in_sync
+            n_rows = tf.shape(x)[0]
+            share = -(-n_rows // n_replicas)
+            begin = tf.minimum(context.replica_id_in_sync_group * share, n_rows)
+            size = tf.minimum(share, n_rows - begin)
+            x_part, y_part = x[begin : begin + size], y[begin : begin + size]
+            weight = tf.cast(size, tf.float32) / tf.cast(n_rows, tf.float32)
+            return self._step(x_part, y_part, share=weight) * weight
+
+        losses = strategy.run(replica_step, args=(x, y))
+        return strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
+
+    def _train_stepwise(self, inputs, labels, order):
+        tf = self.tf
+        batch = self.trainer.batch_size
+        n_rows = int(order.shape[0])
+        total = 0.0
+        for start in range(0, n_rows, batch):
+            x, y = self._batch(inputs, labels, order[start : start + batch])
+            total += float(self._step_call(x, y)) * int(x.shape[0])
+        return tf.constant(total)
+
+    # -- evaluation
+    def _evaluate_graph(self, inputs, labels):
+        tf = self.tf
+        model = self.model
+        n_rows = tf.shape(inputs)[0]
+        n_steps = (n_rows + EVALUATION_ROWS - 1) // EVALUATION_ROWS
+
+        def body(i, total):
+            positions = tf.range(i * EVALUATION_ROWS, tf.minimum((i + 1) * EVALUATION_ROWS, n_rows))
+            x, y = self._batch(inputs, labels, positions)
+            outputs = model(x, training=False)
+            loss = self.trainer.compute_loss(y, outputs, model.losses)
+            return i + 1, total + loss * tf.cast(tf.size(positions), tf.float32)
+
+        _, total = tf.while_loop(
+            lambda i, total: i < n_steps, body, (tf.constant(0), tf.constant(0.0))
+        )
+        return total
+
+    def evaluate(self, placed, n_rows):
+        return float(self._evaluate(*placed)) / n_rows
+
+
+class _JaxRunner:
+    """Each epoch one ``jax.jit`` call: a ``lax.scan`` of stateless steps."""
+
+    def __init__(self, trainer):
+        import jax
+
+        self.jax = jax
+        self.trainer = trainer
+        self.model = trainer.model
+        self._train = jax.jit(self._train_stateless)
+        self._evaluate = jax.jit(self._evaluate_stateless)
+        self._order = jax.jit(
+            lambda key, n_rows: jax.random.permutation(key, n_rows), static_argnums=1
+        )
+
+    def place(self, data):
+        return self.place_arrays(data.inputs(), data.labels())
+
+    def place_arrays(self, inputs, labels):
+        import jax.numpy as jnp
+
+        return jnp.asarray(inputs), None if labels is None else jnp.asarray(labels)
+
+    def order(self, n_rows, seed, epoch, shuffle):
+        import jax.numpy as jnp
+
+        if not shuffle:
+            return jnp.arange(n_rows)
+        key = self.jax.random.fold_in(self.jax.random.key(seed), epoch)
+        return self._order(key, n_rows)
+
+    def _state(self):
+        model = self.model
+        return (
+            [v.value for v in model.trainable_variables],
+            [v.value for v in model.non_trainable_variables],
+            [v.value for v in model.optimizer.variables],
+        )
+
+    def _batch(self, inputs, labels, positions):
+        x = inputs[positions].reshape((-1, *_input_shape(self.model)))
+        y = x.reshape((x.shape[0], -1)) if labels is None else labels[positions]
+        return x, y
+
+    def _loss(self, trainable, non_trainable, x, y, training):
+        outputs, non_trainable, losses = self.model.stateless_call(
+            trainable, non_trainable, x, training=training, return_losses=True
+        )
+        return self.trainer.compute_loss(y, outputs, losses), non_trainable
+
+    def _train_stateless(self, state, inputs, labels, order):
+        jax = self.jax
+        optimizer = self.model.optimizer
+        batch = self.trainer.batch_size
+
+        def step(carry, positions):
+            trainable, non_trainable, optimizer_state = carry
+            x, y = self._batch(inputs, labels, positions)
+
+            def objective(trainable):
+                loss, updated = self._loss(trainable, non_trainable, x, y, True)
+                # Loss scaling reads the optimizer's scale: a stateless scope, as in Keras.
+                mapping = list(zip(optimizer.variables, optimizer_state, strict=True))
+                with keras.StatelessScope(state_mapping=mapping):
+                    scaled = optimizer.scale_loss(loss)
+                return scaled, (loss, updated)
+
+            gradients, (loss, non_trainable) = jax.grad(objective, has_aux=True)(trainable)
+            trainable, optimizer_state = optimizer.stateless_apply(
+                optimizer_state, gradients, trainable
+            )
+            return (trainable, non_trainable, optimizer_state), loss * positions.shape[0]
+
+        n_rows = order.shape[0]
+        n_full = n_rows // batch
+        state, losses = jax.lax.scan(step, state, order[: n_full * batch].reshape(n_full, batch))
+        total = losses.sum()
+        if n_rows % batch:
+            state, last = step(state, order[n_full * batch :])
+            total = total + last
+        return state, total
+
+    def train(self, placed, order):
+        state, total = self._train(self._state(), *placed, order)
+        model = self.model
+        variables = (
+            model.trainable_variables,
+            model.non_trainable_variables,
+            model.optimizer.variables,
+        )
+        for group, values in zip(variables, state, strict=True):
+            for variable, value in zip(group, values, strict=True):
+                variable.assign(value)
+        return total
+
+    def _evaluate_stateless(self, trainable, non_trainable, inputs, labels):
+        n_rows = inputs.shape[0]
+        total = 0.0
+        for start in range(0, n_rows, EVALUATION_ROWS):
+            positions = np.arange(start, min(start + EVALUATION_ROWS, n_rows))
+            x, y = self._batch(inputs, labels, positions)
+            loss, _ = self._loss(trainable, non_trainable, x, y, False)
+            total = total + loss * len(positions)
+        return total
+
+    def evaluate(self, placed, n_rows):
+        trainable, non_trainable, _ = self._state()
+        return float(self._evaluate(trainable, non_trainable, *placed)) / n_rows
+
+
+class _TorchRunner:
+    """An eager loop over device-resident batches, as Keras's PyTorch trainer steps."""
+
+    def __init__(self, trainer):
+        import torch
+
+        self.torch = torch
+        self.trainer = trainer
+        self.model = trainer.model
+
+    def place(self, data):
+        return self.place_arrays(data.inputs(), data.labels())
+
+    def place_arrays(self, inputs, labels):
+        ops = keras.ops
+        return ops.convert_to_tensor(inputs), None if labels is None else ops.convert_to_tensor(
+            labels
+        )
+
+    def order(self, n_rows, seed, epoch, shuffle):
+        torch = self.torch
+        device = keras.ops.convert_to_tensor(0.0).device
+        if not shuffle:
+            return torch.arange(n_rows, device=device)
+        generator = torch.Generator(device=device)
+        generator.manual_seed(int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0]))
+        return torch.randperm(n_rows, generator=generator, device=device)
+
+    def _batch(self, inputs, labels, positions):
+        x = inputs[positions].reshape((-1, *_input_shape(self.model)))
+        y = x.reshape((x.shape[0], -1)) if labels is None else labels[positions]
+        return x, y
+
+    def train(self, placed, order):
+        torch = self.torch
+        model, optimizer = self.model, self.model.optimizer
+        variables = model.trainable_variables
+        total = 0.0
+        for start in range(0, len(order), self.trainer.batch_size):
+            positions = order[start : start + self.trainer.batch_size]
+            x, y = self._batch(*placed, positions)
+            model.zero_grad()
+            outputs = model(x, training=True)
+            loss = self.trainer.compute_loss(y, outputs, model.losses)
+            optimizer.scale_loss(loss).backward()
+            gradients = [v.value.grad for v in variables]
+            with torch.no_grad():
+                optimizer.apply(gradients, variables)
+            total += float(loss.detach()) * len(positions)
+        return total
+
+    def evaluate(self, placed, n_rows):
+        torch = self.torch
+        model = self.model
+        inputs, labels = placed
+        total = 0.0
+        with torch.no_grad():
+            for start in range(0, n_rows, EVALUATION_ROWS):
+                positions = torch.arange(start, min(start + EVALUATION_ROWS, n_rows))
+                x, y = self._batch(inputs, labels, positions)
+                loss = self.trainer.compute_loss(y, model(x, training=False), model.losses)
+                total += float(loss) * len(positions)
+        return total / n_rows
+
+
+__all__ = ["Trainer", "TrainingResult", "TrainingRows", "resolve_jit_compile", "resolve_verbose"]
