@@ -207,7 +207,7 @@ class Trainer:
 
 
 def _print_epoch(label, epoch, epochs, logs, seconds):
-    parts = [f"{label}epoch {epoch + 1}/{epochs}", f"loss = {logs['loss']:.6g}"]
+    parts = [f"{label}Epoch {epoch + 1}/{epochs}", f"loss = {logs['loss']:.6g}"]
     if "val_loss" in logs:
         parts.append(f"validation loss = {logs['val_loss']:.6g}")
     parts.append(f"{seconds:.2f} s")

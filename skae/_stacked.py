@@ -368,7 +368,7 @@ class StackedAE(BaseAutoencoder):
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
             verbose=resolve_verbose(self.verbose),
-            label=f"pretraining layer {i}: ",
+            label=f"Pretraining layer {i}: ",
         )
         if result.diverged_at is not None:
             raise ValueError(

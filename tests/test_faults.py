@@ -363,18 +363,3 @@ def test_training_data_is_not_kept_after_fit(estimator):
     del data
     gc.collect()
     assert alive() is None
-
-
-@pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow",
-    reason="guards skae's patch of the TensorFlow optimizer's all-reduce, used only on TensorFlow",
-)
-def test_the_leak_fix_is_only_used_without_a_distribution_strategy():
-    import tensorflow as tf
-
-    from skae._utils import make_optimizer
-
-    # One replica: the all-reduce sum is the identity and is skipped.
-    assert "_all_reduce_sum_gradients" in vars(make_optimizer("adam", 1e-3))
-    with tf.distribute.MirroredStrategy(["/cpu:0"]).scope():
-        assert "_all_reduce_sum_gradients" not in vars(make_optimizer("adam", 1e-3))
