@@ -243,6 +243,15 @@ def machine_info():
     }
 
 
+def write_results(folder, name, payload, render, plot=None):
+    """The one results writer: ``name``.json, ``name``.md (``render(payload)``) and, when
+    ``plot`` is given, whatever ``plot(payload, folder)`` draws (``name``.png)."""
+    write_json(folder, name, payload)
+    write_text(folder, f"{name}.md", render(payload))
+    if plot is not None:
+        plot(payload, folder)
+
+
 def write_json(folder, name, payload):
     path = Path(folder) / f"{name}.json"
     path.write_text(json.dumps(payload, indent=2, default=_jsonable) + "\n")

@@ -72,7 +72,7 @@ MNIST_TRAIN_ROWS = 60_000
 def default_batch_size(n_rows):
     """The mini-batch size ``StackedAE()`` trains ``n_rows`` rows with."""
     from skae import StackedAE
-    from skae._utils import resolve_batch_size
+    from skae._data import resolve_batch_size
 
     return resolve_batch_size(StackedAE().batch_size, n_rows)
 

@@ -136,8 +136,9 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         Epochs without an improvement of at least ``tol`` before stopping.
     tol : float, default=1e-4
         Minimum improvement of the monitored loss.
-    verbose : {0, 1, 2}, default=0
-        Keras's progress output of the fine-tuning phase.
+    verbose : {0, 1, 2, 'auto'}, default=0
+        0 is silent; 1 and 2 print one line per fine-tuning epoch; 'auto'
+        prints when standard output is a terminal.
     random_state : int, RandomState instance or None, default=None
         Seeds the head's initial weights, the shuffling and the validation
         split. It also seeds the autoencoder's clone when the autoencoder's

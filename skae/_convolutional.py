@@ -97,9 +97,16 @@ class ConvolutionalAE(BaseAutoencoder):
     tol : float, default=1e-5
         Minimum improvement of the monitored loss.
     callbacks : list of keras.callbacks.Callback, default=None
-        Extra callbacks passed to ``keras.Model.fit``.
-    verbose : {0, 1, 2}, default=0
-        0 silent, 1 a progress bar, 2 one line per epoch.
+        Keras callbacks, called by skae's training engine at epoch
+        granularity: ``on_epoch_*`` every epoch with ``loss`` (and
+        ``val_loss``) in the logs, ``on_train_batch_*`` once per compiled
+        call (a whole epoch, or a chunk of streamed data). A callback that
+        sets ``model.stop_training`` ends the fit without a
+        ``ConvergenceWarning``.
+    verbose : {0, 1, 2, 'auto'}, default=0
+        0 is silent; 1 and 2 print one line per epoch (epoch, loss,
+        validation loss, seconds), greedy pretraining phases labelled;
+        'auto' prints when standard output is a terminal.
     warm_start : bool, default=False
         If True, ``fit`` continues from the previous weights.
     random_state : int, RandomState instance or None, default=None
@@ -107,9 +114,11 @@ class ConvolutionalAE(BaseAutoencoder):
         the noise. The same integer gives identical results on CPU; global
         random states are never touched.
     jit_compile : bool or 'auto', default='auto'
-        Compile the training step with XLA. ``'auto'`` compiles on GPUs (as
-        Keras does) and on CPU where :class:`StackedAE`'s rule expects XLA to
-        pay; the choice made is ``model_.jit_compile``.
+        Compile each training epoch with XLA (TensorFlow). ``'auto'``
+        compiles on GPUs, as Keras does, and not on CPU, where skae's
+        whole-epoch graphs ran faster without XLA for every network measured
+        (``benchmarks/engine.py``). JAX always compiles; PyTorch runs
+        eagerly. The choice made is ``model_.jit_compile``.
     dtype_policy : {'float32', 'mixed_float16', 'mixed_bfloat16'} or None, default=None
         Keras dtype policy of the network's layers. The mixed policies
         compute in 16 bits with float32 weights and losses, meant for GPUs

@@ -91,15 +91,19 @@ def test_defaults_smoke(tmp_path):
     assert result["curve_seconds"] == sorted(result["curve_seconds"])
 
 
-def test_step_overhead_smoke(tmp_path):
-    saved = run_smoke("step_overhead", tmp_path)
-    (row,) = saved["rows"]
-    assert list(row["layers"]) == ["matmuls", "bare_step", "keras_fit", "skae"]
-    for figures in row["layers"].values():
-        assert 0 < figures["best_ms_per_step"] <= figures["median_ms_per_step"]
-        assert figures["fraction_of_ceiling"] > 0
-    assert set(row["ratios"]) == {
-        "bare_step / matmuls",
-        "keras_fit / bare_step",
-        "skae / keras_fit",
-    }
+def test_engine_smoke(tmp_path):
+    saved = run_smoke("engine", tmp_path)
+    assert [(r["data"], r["batch_size"]) for r in saved["training"]] == [
+        ("digits", 64),
+        ("mnist10k", 64),
+        ("mnist10k", 256),
+        ("mnist10k", 1024),
+    ]
+    for row in saved["training"]:
+        for contestant in ("handwritten", "skae", "skae_xla"):
+            figures = row[contestant]
+            assert 0 < figures["best_s"] <= figures["median_s"]
+            assert figures["first_epoch_s"] > 0 and figures["best_fraction_of_ceiling"] > 0
+    assert saved["end_to_end"]["main_job_fit_s"] > 0
+    assert saved["memory"]["budget_mb"] > saved["memory"]["array_mb"] > 0
+    assert all(t["status"] in ("PASS", "FAIL") for t in saved["targets"])
