@@ -209,9 +209,7 @@ def main(argv=None):
         }
     payload["machine"] = common.machine_info()
     payload["command"] = common.command_line("defaults.py", sys.argv[1:] if argv is None else argv)
-    common.write_json(folder, "defaults", payload)
-    common.write_text(folder, "defaults.md", render(payload))
-    plot(payload, folder)
+    common.write_results(folder, "defaults", payload, render, plot)
     print(render(payload))
 
 

@@ -184,11 +184,8 @@ def run(args):
         "summary": summary,
     }
     out = common.output_folder(args)
-    common.write_json(out, "label_budget", payload)
-    markdown = render_markdown(payload)
-    common.write_text(out, "label_budget.md", markdown)
-    plot(payload, out)
-    print(markdown)
+    common.write_results(out, "label_budget", payload, render_markdown, plot)
+    print(render_markdown(payload))
     print(f"Results in {out}")
     return payload
 

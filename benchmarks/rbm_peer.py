@@ -205,11 +205,8 @@ def run(args):
         "records": records,
     }
     out = common.output_folder(args)
-    common.write_json(out, "rbm_peer", payload)
-    markdown = render_markdown(payload)
-    common.write_text(out, "rbm_peer.md", markdown)
-    plot(payload, out)
-    print(markdown)
+    common.write_results(out, "rbm_peer", payload, render_markdown, plot)
+    print(render_markdown(payload))
     print(f"Results in {out}")
     return payload
 

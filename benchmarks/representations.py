@@ -183,11 +183,11 @@ def run(args):
             "records": records,
         }
         stem = f"representations_{dataset_name}"
-        common.write_json(out, stem, payload)
-        markdown = render_markdown(payload)
-        common.write_text(out, f"{stem}.md", markdown)
-        plot(payload, out / f"{stem}.png")
-        print(markdown)
+        path = out / f"{stem}.png"
+        common.write_results(
+            out, stem, payload, render_markdown, lambda p, _, path=path: plot(p, path)
+        )
+        print(render_markdown(payload))
         payloads[dataset_name] = payload
     print(f"Results in {out}")
     return payloads

@@ -7,15 +7,18 @@ Run: python benchmarks/soak.py [--cycles 100]  (writes results/soak.{json,md})
 """
 
 import argparse
-import json
 import os
 import platform
+import sys
 import time
 import warnings
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as common  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
@@ -86,11 +89,14 @@ def main(argv=None):
     }
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    (out / "soak.json").write_text(json.dumps(result, indent=2))
+    common.write_results(out, "soak", result, render)
+    print(render(result))
+
+
+def render(result):
     table = ["| measure | value |", "| --- | ---: |"]
     table += [f"| {k} | {v:.4g} |" for k, v in result.items() if isinstance(v, float)]
-    (out / "soak.md").write_text("\n".join(table) + "\n")
-    print("\n".join(table))
+    return "\n".join(table) + "\n"
 
 
 if __name__ == "__main__":

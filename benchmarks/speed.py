@@ -999,10 +999,8 @@ def run(args):
     }
     payload["targets"] = targets_section(training, latency, scaling, memory)
     out = common.output_folder(args)
-    common.write_json(out, "speed", payload)
-    markdown = render_markdown(payload)
-    common.write_text(out, "speed.md", markdown)
-    print(markdown)
+    common.write_results(out, "speed", payload, render_markdown)
+    print(render_markdown(payload))
     print(f"Results in {out}")
     return payload
 

@@ -4,15 +4,18 @@ Run: python benchmarks/transform_latency.py  (writes results/transform_latency.{
 All timings come from the same process; medians of repeated calls.
 """
 
-import json
 import os
 import platform
+import sys
 import time
 import warnings
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import _common as common  # noqa: E402
 import numpy as np  # noqa: E402
 from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning  # noqa: E402
@@ -58,18 +61,21 @@ def main():
     }
     out = HERE / "results"
     out.mkdir(exist_ok=True)
-    (out / "transform_latency.json").write_text(json.dumps(result, indent=2))
+    common.write_results(out, "transform_latency", result, render)
+    print(render(result))
+
+
+def render(result):
     lines = [
         "| rows | skae transform ms | PCA transform ms | Keras Model.predict ms |",
         "| ---: | ---: | ---: | ---: |",
     ]
-    for n, r in rows.items():
+    for n, r in result["rows"].items():
         lines.append(
             f"| {n} | {r['skae_transform_ms']:.2f} | {r['pca_transform_ms']:.2f} | "
             f"{r['keras_predict_ms']:.2f} |"
         )
-    (out / "transform_latency.md").write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

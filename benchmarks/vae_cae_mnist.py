@@ -179,9 +179,8 @@ def run(args):
         "results": results,
     }
     out = common.output_folder(args)
-    common.write_json(out, "vae_cae_mnist", payload)
+    common.write_results(out, "vae_cae_mnist", payload, render_markdown)
     markdown = render_markdown(payload)
-    common.write_text(out, "vae_cae_mnist.md", markdown)
     plot_samples(samples, out)
     plot_reconstruction_grid(on_all, X_test, out)
     print(markdown)

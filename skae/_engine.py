@@ -399,9 +399,16 @@ class _JaxRunner:
         return self.place_arrays(data.inputs(), data.labels())
 
     def place_arrays(self, inputs, labels):
-        import jax.numpy as jnp
+        # Under a keras.distribution (DataParallel), rows are sharded as Keras shards batches.
+        distribution = keras.distribution.distribution()
 
-        return jnp.asarray(inputs), None if labels is None else jnp.asarray(labels)
+        def put(array):
+            if distribution is None:
+                return self.jax.numpy.asarray(array)
+            layout = distribution.get_data_layout(array.shape).backend_layout
+            return self.jax.device_put(array, layout)
+
+        return put(inputs), None if labels is None else put(labels)
 
     def order(self, n_rows, seed, epoch, shuffle):
         import jax.numpy as jnp
