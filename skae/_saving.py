@@ -10,6 +10,7 @@ make ``load`` allocate much more than its own size.
 """
 
 import contextlib
+import inspect
 import json
 import math
 import numbers
@@ -17,6 +18,7 @@ import os
 import re
 import struct
 import zipfile
+import zlib
 from itertools import pairwise
 
 import keras
@@ -62,7 +64,7 @@ def _estimator_classes():
     return {
         cls.__name__: cls
         for cls in classes
-        if isinstance(cls, type) and issubclass(cls, BaseEstimator)
+        if isinstance(cls, type) and issubclass(cls, BaseEstimator) and not inspect.isabstract(cls)
     }
 
 
@@ -761,6 +763,7 @@ def load(path):
             EOFError,
             struct.error,
             zipfile.BadZipFile,
+            zlib.error,
         ) as error:  # a backstop: every refusal is a ValueError
             raise ValueError(f"{path!r} is corrupted: {type(error).__name__}: {error}") from None
 
