@@ -452,8 +452,8 @@ class BaseAutoencoder(
     def save(self, path):
         """Save to ``path`` in the skae format; see :func:`skae.load`.
 
-        Unlike a pickle, the file loads without executing code from it:
-        parameters are JSON and networks load in Keras's safe mode.
+        Unlike a pickle, the file loads without executing code from it: it
+        holds parameters and weights only, and loading rebuilds the networks.
         """
         from ._saving import save
 
