@@ -15,7 +15,6 @@ import json
 import math
 import numbers
 import os
-import re
 import struct
 import zipfile
 import zlib
@@ -32,8 +31,11 @@ STATE_MEMBER = "estimator.json"
 ARRAYS_MEMBER = "arrays.bin"
 
 # Limits, each well above what skae writes (see docs/user_guide/security.rst).
-MAX_JSON_BYTES = 8 * 2**20  # parameters, curves and feature names: kilobytes, 100k names ~2 MB
+# Parameters, curves and feature names: kilobytes (100k feature names take ~2 MB).
+# Parsing costs up to ~15 bytes of memory per byte of JSON, so this bounds it too.
+MAX_JSON_BYTES = 4 * 2**20
 MAX_JSON_DEPTH = 32  # skae writes at most 8 levels (a classifier's nested autoencoder)
+MAX_JSON_CONTAINERS = 100_000  # lists and objects: one per array entry, curve, parameter...
 MAX_COMPRESSION_RATIO = 50  # skae's JSON deflates 3-10x; whitespace padding deflates ~1000x
 # About 500 million float32 values of weights and optimizer state; below 2 GiB, so
 # that no file needs zip64 records, which skae therefore refuses.
@@ -53,6 +55,10 @@ _SIZE_BOUND_SLACK = 4096
 ARRAY_DTYPES = frozenset(np.dtype(t).str for t in ("<f2", "<f4", "<f8", "<i4", "<i8", "<u4", "?"))
 # Parameters holding live Python objects that a file cannot carry (a pickle keeps them).
 _UNSAVED_PARAMS = ("callbacks",)
+_VERSION_1 = (
+    "its networks are Keras archives, which skae no longer reads since loading them could "
+    "run code; load it with the skae that wrote it, from a source you trust, and save it again"
+)
 _STATE_KEYS = {"format_version", "class", "params", "attributes", "network", "variables"}
 _OUTPUT_CONTAINERS = {"default", "pandas", "polars"}
 
@@ -236,10 +242,7 @@ def restore_state(estimator, state):
         raise ValueError(f"The saved state of a {cls.__name__} is not a dict.")
     if "format_version" not in state:
         raise ValueError(
-            f"This {cls.__name__} was saved by an older skae (format version 1), whose "
-            "networks were Keras archives; skae no longer reads those, since loading them "
-            "could run code. Refit the estimator, or load it with the skae that wrote it "
-            "and a source you trust, and save it again."
+            f"This {cls.__name__} was pickled by an older skae, format version 1: {_VERSION_1}."
         )
     if state.get("format_version") != FORMAT_VERSION:
         raise ValueError(
@@ -364,8 +367,9 @@ def _check_variables(variables):
 
 
 def _check_array(value, name):
-    if not isinstance(value, np.ndarray) or type(value) is not np.ndarray:
+    if not isinstance(value, np.ndarray):
         raise ValueError(f"The saved {name} is not a NumPy array.")
+    value = np.asarray(value)  # e.g. a joblib memmap
     dtype = value.dtype
     if dtype.fields is not None or dtype.subdtype is not None:
         raise ValueError(f"The saved {name} has a structured dtype {dtype}.")
@@ -727,11 +731,7 @@ def load(path):
         try:
             document, blob = _read_archive(archive, path)
             if document.get("format_version") == 1:
-                raise ValueError(
-                    f"{path!r} has format version 1, whose networks were Keras archives; skae "
-                    "no longer reads those, since loading them could run code. Load it with the "
-                    "skae that wrote it (from a source you trust) and save it again."
-                )
+                raise ValueError(f"{path!r} has format version 1: {_VERSION_1}.")
             if document.get("format_version") != FORMAT_VERSION:
                 raise ValueError(
                     f"{path!r} has format version {document.get('format_version')!r}; this "
@@ -796,7 +796,12 @@ def _read_archive(archive, path):
     # Only the two names skae writes: no paths, no "..", no other files (Keras archives).
     for name in names[:100]:
         if name not in (STATE_MEMBER, ARRAYS_MEMBER):
-            raise ValueError(f"{path!r} holds the member {name!r}, which is not one skae writes.")
+            old = ""
+            if name.endswith(".keras"):
+                old = f" (as in format version 1 files: {_VERSION_1})"
+            raise ValueError(
+                f"{path!r} holds the member {name!r}, which is not one skae writes{old}."
+            )
     if STATE_MEMBER not in names:
         raise ValueError(f"{path!r} is not a skae saved file (no {STATE_MEMBER}).")
     if len(infos) > MAX_MEMBERS or len(set(names)) != len(names):
@@ -827,16 +832,21 @@ def _read_archive(archive, path):
             f" times, over the limit of {MAX_COMPRESSION_RATIO} (a decompression bomb?)."
         )
     text = _read_member(archive, state, path)
-    try:
-        text = text.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ValueError(f"{path!r} is corrupted: {STATE_MEMBER} is not UTF-8: {error}") from None
-    depth = _json_depth(text)
+    depth, containers = _json_shape(text)
     if depth > MAX_JSON_DEPTH:
         raise ValueError(
             f"{path!r}: {STATE_MEMBER} nests {depth} levels deep, over the limit of "
             f"{MAX_JSON_DEPTH}."
         )
+    if containers > MAX_JSON_CONTAINERS:
+        raise ValueError(
+            f"{path!r}: {STATE_MEMBER} opens {containers} lists and objects, over the limit of "
+            f"{MAX_JSON_CONTAINERS}."
+        )
+    try:
+        text = text.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"{path!r} is corrupted: {STATE_MEMBER} is not UTF-8: {error}") from None
     try:
         document = json.loads(text, object_pairs_hook=_unique_keys)
     except (json.JSONDecodeError, RecursionError) as error:
@@ -867,20 +877,36 @@ def _read_member(archive, info, path):
     return data
 
 
-_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_STRUCTURE = b'"[]{}'
+_NOT_STRUCTURE = bytes(b for b in range(256) if b not in _STRUCTURE)
+_STEPS = np.zeros(256, dtype=np.int8)
+_STEPS[[ord("["), ord("{")]] = 1
+_STEPS[[ord("]"), ord("}")]] = -1
 
 
-def _json_depth(text):
-    """How deep ``text``'s brackets nest, outside strings: checked before parsing."""
-    depth = deepest = 0
-    for char in _NOT_BRACKET.sub("", _JSON_STRING.sub("", text)):
-        depth += 1 if char in "[{" else -1
-        if depth > deepest:
-            deepest = depth
-            if deepest > MAX_JSON_DEPTH:
-                break
-    return deepest
+def _json_shape(data):
+    """How deep the UTF-8 JSON ``data`` nests outside strings, and how many containers it opens.
+
+    Linear in the bytes, with a few copies at most, and run before parsing. An
+    escaped backslash or quote cannot end a string, so those go first (bytes.replace
+    pairs backslashes left to right, as JSON does); then only quotes and brackets
+    are kept, and a bracket after an odd number of quotes is inside a string.
+    Multi-byte UTF-8 characters never contain these ASCII bytes.
+    """
+    kept = data.replace(b"\\\\", b"").replace(b'\\"', b"").translate(None, _NOT_STRUCTURE)
+    quotes = depth = deepest = containers = 0
+    chunk = 2**16  # small chunks keep NumPy's temporaries small
+    for start in range(0, len(kept), chunk):
+        codes = np.frombuffer(kept[start : start + chunk], dtype=np.uint8)
+        is_quote = codes == ord('"')
+        inside = (np.cumsum(is_quote, dtype=np.int32) + quotes) % 2 == 1
+        quotes += int(is_quote.sum())
+        steps = np.where(inside, 0, _STEPS[codes]).astype(np.int8)
+        containers += int((steps == 1).sum())
+        levels = np.cumsum(steps, dtype=np.int32) + depth
+        deepest = max(deepest, int(levels.max()))
+        depth = int(levels[-1])
+    return deepest, containers
 
 
 def _unique_keys(pairs):

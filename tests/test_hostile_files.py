@@ -14,6 +14,7 @@ import pickle
 import random
 import struct
 import tempfile
+import time
 import tracemalloc
 import warnings
 import zipfile
@@ -27,7 +28,9 @@ import skae
 from skae import DenoisingAE, EncoderClassifier, StackedAE
 from skae._saving import MAX_JSON_BYTES, MAX_JSON_DEPTH
 
-SMALL_MIB = 4  # refused from the directory or the JSON alone
+SMALL_MIB = 4  # refused from the directory or a small JSON alone
+# Refused from a JSON member at the size limit, which reading and scanning copy a few times.
+LARGE_JSON_MIB = SMALL_MIB + 4 * MAX_JSON_BYTES / 2**20
 BUILD_MIB = 48  # refused after skae rebuilt the (tiny) network
 
 
@@ -335,6 +338,50 @@ def test_deeply_nested_json_is_refused_before_parsing(saved, tmp_path, monkeypat
     # Stored: deflated, deep brackets would already fail the compression-ratio limit.
     data = _zip({**members, "estimator.json": nested}, compression=zipfile.ZIP_STORED)
     assert_file_refused(data, tmp_path, monkeypatch, "nests .* levels deep", SMALL_MIB)
+
+
+def test_json_that_would_make_a_naive_scanner_quadratic_is_read_in_linear_time(
+    saved, tmp_path, monkeypatch
+):
+    _, _, members = saved
+    # Escaped quotes without an end: a backtracking string regex takes minutes on this.
+    text = '{"format": "' + '\\"' * (MAX_JSON_BYTES // 4)
+    data = _zip({**members, "estimator.json": text}, compression=zipfile.ZIP_STORED)
+    started = time.perf_counter()
+    assert_file_refused(data, tmp_path, monkeypatch, "corrupted", LARGE_JSON_MIB)
+    assert time.perf_counter() - started < 10
+
+
+def test_json_opening_too_many_containers_is_refused_before_parsing(saved, tmp_path, monkeypatch):
+    _, _, members = saved
+    text = '{"format": "skae", "x": [' + "[]," * (MAX_JSON_BYTES // 4) + "[]]}"
+    data = _zip({**members, "estimator.json": text}, compression=zipfile.ZIP_STORED)
+    assert_file_refused(data, tmp_path, monkeypatch, "opens .* lists and objects", LARGE_JSON_MIB)
+
+
+def _parsed_depth(value):
+    children = value.values() if isinstance(value, dict) else value
+    if not isinstance(value, (dict, list)):
+        return 0
+    return 1 + max((_parsed_depth(v) for v in children), default=0)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"a": [1, {"b": "x[y"}], "c": "\\"[[["}',
+        '["\\\\", [[]]]',
+        '[[["\\\\\\"]"]]]',
+        '{"\u00e9": "[\u00fc]", "k": "\\\\\\\\"}',
+        '["\\n[", {"\\\\": ["]"]}]',
+    ],
+)
+def test_the_depth_scan_agrees_with_the_parser(saved, text):
+    from skae._saving import _json_shape
+
+    for data in (text.encode(), saved[2]["estimator.json"]):
+        parsed = json.loads(data)
+        assert _json_shape(data)[0] == _parsed_depth(parsed)
 
 
 # ------------------------------------------------------------- 6. wrong dtypes

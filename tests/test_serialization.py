@@ -140,6 +140,10 @@ def test_saved_file_of_format_version_1_is_refused(tmp_path):
         archive.writestr("estimator.json", json.dumps({"format": "skae", "format_version": 1}))
     with pytest.raises(ValueError, match="format version 1.*Keras archives"):
         skae.load(path)
+    with zipfile.ZipFile(path, "a") as archive:  # as version 1 wrote them: a network member
+        archive.writestr("blob0.keras", b"PK")
+    with pytest.raises(ValueError, match="'blob0.keras'.*format version 1.*Keras archives"):
+        skae.load(path)
 
 
 def _resume(estimator, X):
