@@ -549,7 +549,7 @@ BAD_FILES = {
     ),
     "a Keras archive with a Lambda layer": (
         lambda data, members: _zip({**members, "blob0.keras": _lambda_archive()}),
-        "not one skae writes",
+        "has 3 members",
     ),
 }
 
