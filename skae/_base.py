@@ -22,15 +22,15 @@ from ._data import TrainingRows, resolve_batch_size
 from ._engine import Trainer, resolve_jit_compile, resolve_verbose
 from ._inference import INFERENCE_CHUNK, make_inference_function, predict_in_chunks
 from ._layers import GaussianNoise, MaskingNoise, NegativeELBO, SparsityPenalty
-from ._saving import model_from_bytes, model_to_bytes
+from ._saving import estimator_state, layer_mismatch, network_size_bound, restore_state
 from ._seeding import SeedStream, seed_from_random_state
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _OPTIMIZERS = {"adam", "adamw", "nadam", "rmsprop", "sgd"}
 _LOSSES = {"mse": "mean_squared_error", "binary_crossentropy": "binary_crossentropy"}
 _DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
-# Networks are saved with the estimator by __getstate__ and rebuilt by __setstate__.
-# The trainer holds the traced training functions, kept between partial_fit calls.
+# Never saved: __setstate__ rebuilds the networks from the parameters and sets the
+# saved weights. The trainer holds the traced training functions of partial_fit calls.
 _NETWORK_ATTRIBUTES = ("model_", "encoder_", "decoder_", "_inference", "_trainer")
 
 
@@ -452,8 +452,8 @@ class BaseAutoencoder(
     def save(self, path):
         """Save to ``path`` in the skae format; see :func:`skae.load`.
 
-        Unlike a pickle, the file loads without executing code from it:
-        parameters are JSON and networks load in Keras's safe mode.
+        Unlike a pickle, the file loads without executing code from it: it
+        holds parameters and weights only, and loading rebuilds the networks.
         """
         from ._saving import save
 
@@ -466,20 +466,109 @@ class BaseAutoencoder(
         return tags
 
     def __getstate__(self):
-        state = {k: v for k, v in self.__dict__.items() if k not in _NETWORK_ATTRIBUTES}
-        if "model_" in self.__dict__:
-            state["_keras_archive"] = model_to_bytes(self.model_)
-        return state
+        # Parameters, fitted attributes and weights only: see skae/_saving.py.
+        if "model_" not in self.__dict__:
+            return estimator_state(self, None, None)
+        model = self.model_
+        noise = next((layer for layer in model.layers if layer.name == "noise"), None)
+        clip = None
+        if isinstance(noise, GaussianNoise) and noise.clip_min is not None:
+            clip = [noise.clip_min, noise.clip_max]
+        network = {"noise_range": clip}
+        try:
+            mismatch = layer_mismatch(self._network_layers(network), model)
+        except (ValueError, TypeError) as error:
+            mismatch = f"none ({error})"
+        if mismatch is None:
+            mismatch = _optimizer_mismatch(self, model)
+        if mismatch is not None:
+            raise ValueError(
+                f"Cannot save this {type(self).__name__}: its fitted network no longer matches "
+                f"its parameters (layer {mismatch}), as after set_params changed a network "
+                "parameter; restore the parameters or refit."
+            )
+        optimizer = model.optimizer
+        built = optimizer is not None and optimizer.built
+        variables = {
+            "model": [keras.ops.convert_to_numpy(v) for v in model.variables],
+            "optimizer": [keras.ops.convert_to_numpy(v) for v in optimizer.variables]
+            if built
+            else [],
+        }
+        return estimator_state(self, network, variables)
 
     def __setstate__(self, state):
-        state = dict(state)
-        archive = state.pop("_keras_archive", None)
-        self.__dict__.update(state)
-        if archive is not None:
-            model = model_from_bytes(archive)
-            layers = {layer.name: layer for layer in model.layers}
-            _, encoder, decoder = self._assemble(layers, model.inputs[0].shape[1:])
-            self._set_networks(model, encoder, decoder)
+        restore_state(self, state)
+
+    def _network_attributes(self):
+        return _NETWORK_ATTRIBUTES
+
+    def _check_fitted_state(self, network):
+        """Check the fitted values a saved state gives; return a bound on the weights."""
+        if not isinstance(network, dict) or set(network) != {"noise_range"}:
+            raise ValueError("The saved network entry must hold exactly 'noise_range'.")
+        clip = network["noise_range"]
+        if getattr(self, "noise", None) == "gaussian" and self.noise_clip:
+            if (
+                not isinstance(clip, list)
+                or len(clip) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in clip)
+                or not all(abs(v) <= _FLOAT32_MAX for v in clip)
+                or not clip[0] <= clip[1]
+            ):
+                raise ValueError(
+                    f"The saved noise clip range must be two finite numbers, low <= high; got "
+                    f"{clip!r}."
+                )
+        elif clip is not None:
+            raise ValueError("The saved state has a noise clip range, but the noise does not clip.")
+        try:
+            self._check_params_against_data(np.zeros((1, 1)))
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"The saved parameters do not fit together: {error}") from None
+        resolved, chosen = self.output_activation_, self.output_activation
+        if (
+            (chosen != "auto" and resolved != chosen)
+            or (chosen == "auto" and resolved not in ("sigmoid", "linear"))
+            or (self.loss == "binary_crossentropy" and resolved != "sigmoid")
+        ):
+            raise ValueError(
+                f"output_activation_={resolved!r} disagrees with output_activation={chosen!r} "
+                f"and loss={self.loss!r}."
+            )
+        return network_size_bound(self)
+
+    def _network_layers(self, network):
+        """The layers that fit built, from the parameters and the fitted attributes."""
+        # The saved weights and seed states replace what these seeds give.
+        seeds = SeedStream(0)
+        clip = network["noise_range"]
+        # _base_layers takes the clip range from the data: a row of the two values gives it.
+        data = np.zeros((1, 1)) if clip is None else np.array([clip], dtype=np.float64)
+        layers = self._base_layers(data, seeds)
+        input_shape = self._input_shape(self.n_features_in_)
+        layers.update(self._build_layers(input_shape, self.output_activation_, seeds))
+        _set_dtype_policy(layers, getattr(self, "dtype_policy", None))
+        return layers
+
+    def _rebuild_networks(self, network):
+        layers = self._network_layers(network)
+        model, encoder, decoder = self._assemble(layers, self._input_shape(self.n_features_in_))
+        self._compile(model)
+        self._set_networks(model, encoder, decoder)
+        return model
+
+
+def _optimizer_mismatch(estimator, model):
+    """None if ``model``'s optimizer is the one ``estimator``'s parameters give."""
+    optimizer = model.optimizer
+    wrapped = isinstance(optimizer, keras.optimizers.LossScaleOptimizer)
+    if wrapped != (getattr(estimator, "dtype_policy", None) == "mixed_float16"):
+        return "optimizer (loss scaling)"
+    inner = optimizer.inner_optimizer if wrapped else optimizer
+    if inner is not None and type(inner).__name__.lower() != estimator.optimizer:
+        return f"optimizer ({type(inner).__name__})"
+    return None
 
 
 # Layers that add to the loss compute it in float32, so that it sums with the main loss

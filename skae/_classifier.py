@@ -17,7 +17,7 @@ from ._base import _OPTIMIZERS, _check_float32_range
 from ._data import TrainingRows
 from ._engine import Trainer, resolve_jit_compile, resolve_verbose
 from ._inference import make_inference_function, predict_in_chunks
-from ._saving import model_from_bytes, model_to_bytes
+from ._saving import estimator_state, restore_state
 from ._seeding import SeedStream, seed_from_random_state
 
 # The marker of an unlabeled sample, as in sklearn.semi_supervised.
@@ -457,14 +457,53 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
     def __getstate__(self):
-        state = {k: v for k, v in self.__dict__.items() if k not in ("model_", "_inference")}
-        if "model_" in self.__dict__:
-            state["_keras_archive"] = model_to_bytes(self.model_)
-        return state
+        # Parameters, fitted attributes (the autoencoder_ nested) and weights only.
+        if "model_" not in self.__dict__:
+            return estimator_state(self, None, None)
+        model = self.model_
+        optimizer = model.optimizer
+        encoder_trainable = any(
+            layer.trainable
+            for layer in model.layers
+            if layer.weights and layer.name != "softmax_head"
+        )
+        if type(optimizer).__name__.lower() != self.optimizer or encoder_trainable == bool(
+            self.freeze_encoder
+        ):
+            raise ValueError(
+                "Cannot save this EncoderClassifier: its fitted network no longer matches its "
+                "optimizer or freeze_encoder parameter (changed with set_params after fit); "
+                "restore the parameters or refit."
+            )
+        built = optimizer is not None and optimizer.built
+        variables = {
+            "model": [keras.ops.convert_to_numpy(v) for v in model.variables],
+            "optimizer": [keras.ops.convert_to_numpy(v) for v in optimizer.variables]
+            if built
+            else [],
+        }
+        return estimator_state(self, {}, variables)
 
     def __setstate__(self, state):
-        state = dict(state)
-        archive = state.pop("_keras_archive", None)
-        self.__dict__.update(state)
-        if archive is not None:
-            self._set_model(model_from_bytes(archive))
+        restore_state(self, state)
+
+    def _network_attributes(self):
+        return ("model_", "_inference")
+
+    def _check_fitted_state(self, network):
+        """Check the fitted values a saved state gives; return a bound on the weights."""
+        if network != {}:
+            raise ValueError("The saved network entry of an EncoderClassifier must be empty.")
+        try:
+            encoder = self._fitted_encoder(self.autoencoder_, self.n_features_in_)
+        except (ValueError, TypeError) as error:
+            raise ValueError(f"The saved autoencoder_ does not fit: {error}") from None
+        n_codes = int(encoder.outputs[0].shape[-1])
+        return encoder.count_params() + (n_codes + 1) * (len(self.classes_) + 1)
+
+    def _rebuild_networks(self, network):
+        encoder = self._fitted_encoder(self.autoencoder_, self.n_features_in_)
+        # The saved weights replace the head's initial values: any seed will do.
+        model = self._build_model(encoder, len(self.classes_), SeedStream(0))
+        self._set_model(model)
+        return model

@@ -306,6 +306,16 @@ class ConvolutionalAE(BaseAutoencoder):
         except (ValueError, TypeError):
             raise ValueError(f"Unknown code_activation {self.code_activation!r}.") from None
 
+    def _check_fitted_state(self, network):
+        # A saved image shape must be the one fit would resolve from the parameters.
+        images = self.image_shape_ if self.input_ndim_ == 4 else None
+        if self._resolve_image_shape(images, self.n_features_in_) != self.image_shape_:
+            raise ValueError(
+                f"image_shape_={self.image_shape_} disagrees with image_shape="
+                f"{self.image_shape!r} and n_features_in_={self.n_features_in_}."
+            )
+        return super()._check_fitted_state(network)
+
     # ------------------------------------------------------------------ network
     def _build_layers(self, input_shape, output_activation, seeds):
         height, width, channels = self.image_shape_

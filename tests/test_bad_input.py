@@ -22,7 +22,7 @@ score_samples      25 kinds of data, and an unfitted estimator
 predict            24 kinds of data, and an unfitted estimator
 predict_proba      24 kinds of data, and an unfitted estimator
 sample             8 bad arguments, and an unfitted estimator
-load               12 kinds of bad files (with a Lambda layer among them)
+load               12 kinds of bad files (with a Keras archive holding a Lambda layer)
 =================  ====================================================================
 
 Kinds of data: NaN, +inf, -inf, values overflowing float32 (both signs), None, a scalar, 1-D,
@@ -34,6 +34,8 @@ float32 overflow, and data outside [0, 1] where the loss or likelihood needs it.
 
 import io
 import json
+import os
+import tempfile
 import warnings
 import zipfile
 
@@ -56,7 +58,6 @@ from skae import (
     StackedAE,
     VariationalAE,
 )
-from skae._saving import model_to_bytes
 
 from .conftest import tiny
 
@@ -485,11 +486,15 @@ def _edit_document(members, edit):
 
 def _lambda_archive():
     inputs = keras.Input((64,))
-    return model_to_bytes(keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs)))
+    model = keras.Model(inputs, keras.layers.Lambda(lambda x: x * 2)(inputs))
+    with tempfile.TemporaryDirectory() as folder:
+        model.save(os.path.join(folder, "lambda.keras"))
+        with open(os.path.join(folder, "lambda.keras"), "rb") as file:
+            return file.read()
 
 
-def _replace_networks(members, data):
-    return _zip({n: data if n.endswith(".keras") else d for n, d in members.items()})
+def _replace_weights(members, data):
+    return _zip({n: data if n == "arrays.bin" else d for n, d in members.items()})
 
 
 def _set(key, value):
@@ -500,7 +505,7 @@ def _set(key, value):
 
 
 def _rename_class(document):
-    document["estimator"]["__estimator__"] = "os.system"
+    document["estimator"]["class"] = "os.system"
 
 
 # name -> (make bad file bytes from (file bytes, members), message pattern)
@@ -528,23 +533,23 @@ BAD_FILES = {
         lambda data, members: _edit_document(members, _rename_class),
         "Unknown estimator class 'os.system'",
     ),
-    "a network member missing": (
+    "the weights member missing": (
         lambda data, members: _zip({n: d for n, d in members.items() if n.endswith(".json")}),
-        "corrupted",
+        "arrays.bin holds 0 bytes",
     ),
-    "a corrupted network": (
-        lambda data, members: _replace_networks(members, b"PK\x03\x04garbage"),
-        "not a valid .keras archive",
+    "corrupted weights": (
+        lambda data, members: _replace_weights(members, b"PK\x03\x04garbage"),
+        "arrays.bin holds 11 bytes",
     ),
-    "a truncated network": (
-        lambda data, members: _replace_networks(
-            members, next(d for n, d in members.items() if n.endswith(".keras"))[:500]
+    "truncated weights": (
+        lambda data, members: _replace_weights(
+            members, members["arrays.bin"][: len(members["arrays.bin"]) // 2]
         ),
-        "not a valid .keras archive",
+        r"arrays.bin holds \d+ bytes",
     ),
-    "a network with a Lambda layer": (
-        lambda data, members: _replace_networks(members, _lambda_archive()),
-        "(?i)lambda",
+    "a Keras archive with a Lambda layer": (
+        lambda data, members: _zip({**members, "blob0.keras": _lambda_archive()}),
+        "has 3 members",
     ),
 }
 
