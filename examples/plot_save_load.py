@@ -3,9 +3,10 @@ Saving and loading a fitted autoencoder
 =======================================
 
 :func:`skae.save` writes a fitted (or unfitted) estimator to one file:
-parameters and fitted attributes as JSON, each Keras network in Keras's own
-``.keras`` format. :func:`skae.load` reads it back without executing code
-from the file, on any machine, with or without a GPU.
+parameters and fitted attributes as JSON and the networks' weights as plain
+arrays. :func:`skae.load` rebuilds the networks from skae's own code and
+reads the weights back, without executing anything the file names, on any
+machine, with or without a GPU.
 """
 
 # %%
@@ -38,7 +39,7 @@ print(f"{path.name}: {path.stat().st_size / 1024:.0f} KiB")
 
 # %%
 # The file is a zip archive: ``estimator.json`` holds the parameters and the
-# fitted attributes, and the ``.keras`` member the trained network.
+# fitted attributes, and ``arrays.bin`` the trained weights as plain arrays.
 with zipfile.ZipFile(path) as archive:
     for member in archive.infolist():
         print(f"{member.filename:<16} {member.file_size:>8} bytes")
