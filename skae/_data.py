@@ -79,7 +79,7 @@ class TrainingRows:
         so that float64 data never has a second full-size float64 copy."""
         rows = self.rows if positions is None else self.rows[positions]
         out = np.empty((len(rows), *self.X.shape[1:]), dtype=np.float32)
-        step = max(1, STREAM_CHUNK_BYTES // max(out[:1].nbytes, 1))
+        step = 4096  # rows per densified, cast slice: transient copies stay a few MB
         for begin in range(0, len(rows), step):
             out[begin : begin + step] = dense_rows(self.X, rows[begin : begin + step])
         return out
