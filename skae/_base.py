@@ -206,7 +206,7 @@ class BaseAutoencoder(
     def _compile(self, model, loss="auto"):
         """Give ``model`` a fresh optimizer of the estimator's settings (saved with it)."""
         optimizer = keras.optimizers.get(
-            {"class_name": self.optimizer, "config": {"learning_rate": self.learning_rate}}
+            {"class_name": self.optimizer, "config": {"learning_rate": float(self.learning_rate)}}
         )
         if getattr(self, "dtype_policy", None) == "mixed_float16":
             # Keras adds loss scaling only for a model-wide policy; ours is per layer.

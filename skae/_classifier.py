@@ -312,7 +312,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             )
             labeled_rows, validation_rows = labeled_rows[kept], labeled_rows[held_out]
 
-        batch_size = min(self.batch_size, len(labeled_rows))
+        batch_size = min(int(self.batch_size), len(labeled_rows))
         model = self._build_model(encoder, len(classes), seeds)
         trainer = Trainer(
             model,
@@ -322,7 +322,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         )
         result = trainer.fit(
             TrainingRows(X, labeled_rows, batch_size, targets=targets, shuffle=self.shuffle),
-            epochs=self.epochs,
+            epochs=int(self.epochs),
             seed=seeds(),
             validation=(
                 None
@@ -395,7 +395,11 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         model = keras.Model(copy.inputs[0], probabilities, name="EncoderClassifier")
         model.compile(
             optimizer=keras.optimizers.get(
-                {"class_name": self.optimizer, "config": {"learning_rate": self.learning_rate}}
+                {
+                    "class_name": self.optimizer,
+                    # A Python float: Keras refuses NumPy scalars (e.g. from np.logspace).
+                    "config": {"learning_rate": float(self.learning_rate)},
+                }
             ),
             loss="sparse_categorical_crossentropy",
             # The autoencoder's choice of XLA, made concrete for this backend and device.

@@ -309,13 +309,15 @@ class ConvolutionalAE(BaseAutoencoder):
     # ------------------------------------------------------------------ network
     def _build_layers(self, input_shape, output_activation, seeds):
         height, width, channels = self.image_shape_
+        # Python numbers: Keras refuses NumPy scalars, which grids such as np.arange(8, 33, 8) give.
         filters = [int(f) for f in self.filters]
-        regularizer = keras.regularizers.L2(self.l2) if self.l2 > 0 else None
+        kernel_size = int(self.kernel_size)
+        regularizer = keras.regularizers.L2(float(self.l2)) if self.l2 > 0 else None
 
         def conv(n_filters, activation, name):
             return keras.layers.Conv2D(
                 n_filters,
-                self.kernel_size,
+                kernel_size,
                 padding="same",
                 activation=activation,
                 kernel_initializer=keras.initializers.GlorotUniform(seed=seeds()),
@@ -345,7 +347,7 @@ class ConvolutionalAE(BaseAutoencoder):
         code_shape = (*sizes[-1], filters[-1])
         layers["flatten_code"] = keras.layers.Flatten(name="flatten_code")
         if self.n_components is not None:
-            layers["code"] = dense(self.n_components, self.code_activation, "code")
+            layers["code"] = dense(int(self.n_components), self.code_activation, "code")
             layers["expand_code"] = dense(prod(code_shape), self.activation, "expand_code")
         layers["to_code_maps"] = keras.layers.Reshape(code_shape, name="to_code_maps")
         # Decoder block j mirrors encoder block n - 1 - j: it outputs what that block received,

@@ -286,10 +286,11 @@ class StackedAE(BaseAutoencoder):
 
     def _build_layers(self, input_shape, output_activation, seeds):
         (n_features,) = input_shape
+        # Python numbers: Keras refuses NumPy scalars, which grids such as np.arange(8, 33, 8) give.
         hidden = [int(s) for s in self.hidden_layer_sizes]
-        sizes = [*hidden, self.n_components]
+        sizes = [*hidden, int(self.n_components)]
         activations = [self.activation] * len(hidden) + [self.code_activation]
-        regularizer = keras.regularizers.L2(self.l2) if self.l2 > 0 else None
+        regularizer = keras.regularizers.L2(float(self.l2)) if self.l2 > 0 else None
 
         def initializer():
             return keras.initializers.GlorotUniform(seed=seeds())
@@ -364,7 +365,7 @@ class StackedAE(BaseAutoencoder):
         batch_size = resolve_batch_size(self.batch_size, inputs.shape[0])
         result = self._trainer_for(model, batch_size, loss=loss).fit(
             TrainingRows(inputs, np.arange(inputs.shape[0]), batch_size, shuffle=self.shuffle),
-            epochs=self.pretrain_epochs,
+            epochs=int(self.pretrain_epochs),
             seed=seeds(),
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,

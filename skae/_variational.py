@@ -273,8 +273,10 @@ class VariationalAE(BaseAutoencoder):
 
     def _build_layers(self, input_shape, output_activation, seeds):
         (n_features,) = input_shape
+        # Python numbers: Keras refuses NumPy scalars, which grids such as np.arange(8, 33, 8) give.
         hidden = [int(s) for s in self.hidden_layer_sizes]
-        regularizer = keras.regularizers.L2(self.l2) if self.l2 > 0 else None
+        n_components = int(self.n_components)
+        regularizer = keras.regularizers.L2(float(self.l2)) if self.l2 > 0 else None
 
         def dense(units, name, activation=None):
             return keras.layers.Dense(
@@ -288,8 +290,8 @@ class VariationalAE(BaseAutoencoder):
         layers = {}
         for i, units in enumerate(hidden):
             layers[f"encoder_{i}"] = dense(units, f"encoder_{i}", self.activation)
-        layers["z_mean"] = dense(self.n_components, "z_mean")
-        layers["z_log_var"] = dense(self.n_components, "z_log_var")
+        layers["z_mean"] = dense(n_components, "z_mean")
+        layers["z_log_var"] = dense(n_components, "z_log_var")
         layers["sampling"] = Sampling(seed=seeds(), name="sampling")
         for j, units in enumerate(reversed(hidden)):
             layers[f"decoder_{j}"] = dense(units, f"decoder_{j}", self.activation)
