@@ -106,6 +106,32 @@ class BaseAutoencoder(
 
     def _check_resume_data(self, X):
         """Checks of new data against the fitted network (partial_fit, warm starts)."""
+        # Continuing would silently keep the network built with the old values.
+        recorded = getattr(self, "_network_params_", {})  # {}: saved by an older skae
+        changed = [
+            (name, recorded[name], value)
+            for name, value in self._network_params().items()
+            if name in recorded and recorded[name] != value
+        ]
+        if changed:
+            names = ", ".join(f"`{name}`" for name, _, _ in changed)
+            values = ", ".join(f"{name}={old!r} (now {new!r})" for name, old, new in changed)
+            raise ValueError(
+                f"warm_start and partial_fit can only be used where {names} does not change: "
+                f"they continue training the network {type(self).__name__} built with {values}. "
+                "Set warm_start=False and call fit to build a new network."
+            )
+
+    # Parameters the network and its optimizer are built with; families add theirs.
+    _network_param_names = (
+        "n_components activation output_activation l2 noise noise_level noise_clip optimizer "
+        "learning_rate jit_compile dtype_policy sparsity_weight sparsity_target activity_l1"
+    ).split()
+
+    def _network_params(self):
+        """The current values of ``_network_param_names``, comparable with ``==``."""
+        params = self.get_params(deep=False)
+        return {n: _comparable(params[n]) for n in self._network_param_names if n in params}
 
     def _pretrain(self, layers, X, rows, seeds):
         """Train before the end-to-end phase (e.g. greedy layer-wise); no-op by default."""
@@ -355,6 +381,7 @@ class BaseAutoencoder(
         if not resume:
             self._set_networks(model, encoder, decoder)
             self.output_activation_ = output_activation
+            self._network_params_ = self._network_params()
         self._trainer = trainer
         self.loss_curve_ = previous_curve + result.loss_curve
         self.validation_loss_curve_ = result.validation_loss_curve or None
@@ -498,6 +525,15 @@ def _set_dtype_policy(layers, policy):
     for layer in layers.values():
         if not isinstance(layer, _FLOAT32_LAYERS):
             layer.dtype_policy = policy
+
+
+def _comparable(value):
+    """Sequences as tuples and NumPy scalars as Python numbers, so that ``==`` compares."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return tuple(_comparable(v) for v in value)
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _data_range(X):

@@ -108,7 +108,16 @@ class ConvolutionalAE(BaseAutoencoder):
         validation loss, seconds), greedy pretraining phases labelled;
         'auto' prints when standard output is a terminal.
     warm_start : bool, default=False
-        If True, ``fit`` continues from the previous weights.
+        If True, ``fit`` continues from the previous weights. Continuing
+        (``warm_start`` or ``partial_fit``) after a change to a parameter
+        the network or its optimizer was built with (``n_components``,
+        ``image_shape``, ``filters``, ``kernel_size``, the activations,
+        ``l2``, the noise settings, ``optimizer``, ``learning_rate``,
+        ``jit_compile``, ``dtype_policy``) raises a ValueError that names
+        it, as :class:`~sklearn.neural_network.MLPClassifier` refuses new
+        classes; ``warm_start=False`` builds a new network. Changes to the
+        other parameters (``epochs``, ``batch_size``, ``loss``,
+        ``callbacks``...) apply to the continued training.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the shuffling, the validation split and
         the noise. The same integer gives identical results on CPU; global
@@ -181,6 +190,13 @@ class ConvolutionalAE(BaseAutoencoder):
         "kernel_size": [Interval(Integral, 1, None, closed="left")],
         "code_activation": [str],
     }
+    _network_param_names = [
+        *BaseAutoencoder._network_param_names,
+        "image_shape",
+        "filters",
+        "kernel_size",
+        "code_activation",
+    ]
 
     def __init__(
         self,

@@ -133,7 +133,16 @@ class StackedAE(BaseAutoencoder):
         validation loss, seconds), greedy pretraining phases labelled;
         'auto' prints when standard output is a terminal.
     warm_start : bool, default=False
-        If True, ``fit`` continues from the previous weights.
+        If True, ``fit`` continues from the previous weights. Continuing
+        (``warm_start`` or ``partial_fit``) after a change to a parameter
+        the network or its optimizer was built with (``n_components``,
+        ``hidden_layer_sizes``, the activations, ``tied_weights``, ``l2``,
+        the noise and sparsity settings, ``optimizer``, ``learning_rate``,
+        ``jit_compile``, ``dtype_policy``) raises a ValueError that names
+        it, as :class:`~sklearn.neural_network.MLPClassifier` refuses new
+        classes; ``warm_start=False`` builds a new network. Changes to the
+        other parameters (``epochs``, ``batch_size``, ``loss``,
+        ``callbacks``...) apply to the continued training.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the shuffling, the validation split and
         the noise. The same integer gives identical results on CPU; global
@@ -200,6 +209,12 @@ class StackedAE(BaseAutoencoder):
         "pretrain": [StrOptions({"greedy"}), None],
         "pretrain_epochs": [Interval(Integral, 1, None, closed="left")],
     }
+    _network_param_names = [
+        *BaseAutoencoder._network_param_names,
+        "hidden_layer_sizes",
+        "code_activation",
+        "tied_weights",
+    ]
 
     def __init__(
         self,

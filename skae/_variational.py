@@ -103,7 +103,16 @@ class VariationalAE(BaseAutoencoder):
         validation loss, seconds), greedy pretraining phases labelled;
         'auto' prints when standard output is a terminal.
     warm_start : bool, default=False
-        If True, ``fit`` continues from the previous weights.
+        If True, ``fit`` continues from the previous weights. Continuing
+        (``warm_start`` or ``partial_fit``) after a change to a parameter
+        the network or its optimizer was built with (``n_components``,
+        ``hidden_layer_sizes``, the activations, ``loss``, ``beta``,
+        ``l2``, the noise settings, ``optimizer``, ``learning_rate``,
+        ``jit_compile``, ``dtype_policy``) raises a ValueError that names
+        it, as :class:`~sklearn.neural_network.MLPClassifier` refuses new
+        classes; ``warm_start=False`` builds a new network. Changes to the
+        other parameters (``epochs``, ``batch_size``, ``tol``,
+        ``callbacks``...) apply to the continued training.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the shuffling, the validation split, the
         noise and the posterior samples drawn while training. The same
@@ -179,6 +188,13 @@ class VariationalAE(BaseAutoencoder):
         "hidden_layer_sizes": ["array-like"],
         "beta": [Interval(Real, 0, None, closed="left")],
     }
+    # The likelihood and beta live in the network's NegativeELBO layer.
+    _network_param_names = [
+        *BaseAutoencoder._network_param_names,
+        "hidden_layer_sizes",
+        "loss",
+        "beta",
+    ]
 
     def __init__(
         self,
@@ -255,6 +271,7 @@ class VariationalAE(BaseAutoencoder):
             )
 
     def _check_resume_data(self, X):
+        super()._check_resume_data(X)
         # loss='auto' fixed the likelihood at the first fit: continuing a Bernoulli model on
         # data outside [0, 1] trained it on a meaningless loss (found by test_bad_input.py).
         low, high = _data_range(X)
