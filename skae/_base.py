@@ -29,6 +29,10 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _OPTIMIZERS = {"adam", "adamw", "nadam", "rmsprop", "sgd"}
 _LOSSES = {"mse": "mean_squared_error", "binary_crossentropy": "binary_crossentropy"}
 _DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
+# Where the built documentation is served: the HTML repr's "?" links to the estimator's API
+# page there, named as docs/_ext/skae_docs.py names it (scikit-learn's _doc_link hooks).
+DOCS_URL = "https://skae.readthedocs.io/en/latest/"
+DOC_LINK_TEMPLATE = DOCS_URL + "gen_modules/{estimator_module}.{estimator_name}.html"
 # Networks are saved with the estimator by __getstate__ and rebuilt by __setstate__.
 # The trainer holds the traced training functions, kept between partial_fit calls.
 _NETWORK_ATTRIBUTES = ("model_", "encoder_", "decoder_", "_inference", "_trainer")
@@ -51,6 +55,9 @@ class BaseAutoencoder(
     (``_build_layers``) and how they connect (``_encode``, ``_decode``); it
     may add to the loss through layers.
     """
+
+    _doc_link_module = "skae"
+    _doc_link_template = DOC_LINK_TEMPLATE
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],

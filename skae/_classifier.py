@@ -14,7 +14,7 @@ from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import _OPTIMIZERS, BaseAutoencoder, _check_float32_range
+from ._base import _OPTIMIZERS, DOC_LINK_TEMPLATE, BaseAutoencoder, _check_float32_range
 from ._data import TrainingRows
 from ._engine import Trainer, resolve_jit_compile, resolve_verbose
 from ._inference import make_inference_function, predict_in_chunks
@@ -197,6 +197,9 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
     >>> bool(clf.score(X[200:], y[200:]) > 0.7)  # accuracy on the digits it had no label for
     True
     """
+
+    _doc_link_module = "skae"
+    _doc_link_template = DOC_LINK_TEMPLATE
 
     _parameter_constraints: dict = {
         "autoencoder": [HasMethods(["fit"]), None],
