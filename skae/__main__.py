@@ -54,10 +54,10 @@ def _tensorflow_log_level_applied():
     level = _log_level()
     try:
         sys.stderr.flush()
-        original = os.dup(2)
+        original = os.dup(2) if level > 0 else None
     except (AttributeError, OSError, ValueError):  # no usable fd 2: nothing to filter
         original = None
-    if level <= 0 or original is None:
+    if original is None:
         yield
         return
     read_end, write_end = os.pipe()
@@ -76,9 +76,10 @@ def _tensorflow_log_level_applied():
         yield
     finally:
         sys.stderr.flush()
-        os.dup2(original, 2)  # closes the pipe's last write end: the forwarder ends
-        forwarder.join()
-        os.close(original)
+        os.dup2(original, 2)  # closes our last write end of the pipe: the forwarder ends
+        forwarder.join(timeout=5)  # unless a child process still holds one
+        if not forwarder.is_alive():
+            os.close(original)
 
 
 def main(argv=None):
