@@ -69,12 +69,15 @@ numpydoc_xref_ignore = {
 }
 
 # -- HTML ----------------------------------------------------------------------------------
-html_theme = "alabaster"
+# The theme of the scikit-learn ecosystem (scikit-learn, numpy, pandas).
+html_theme = "pydata_sphinx_theme"
+html_title = f"skae {release}"
 html_theme_options = {
-    "description": "scikit-learn compatible autoencoders on Keras 3",
-    "fixed_sidebar": True,
-    "page_width": "1100px",
-    "sidebar_width": "230px",
+    "navbar_align": "left",
+    "show_toc_level": 2,
+    "secondary_sidebar_items": ["page-toc"],
+    "footer_start": ["copyright"],
+    "footer_end": ["sphinx-version", "theme-version"],
 }
 html_show_sourcelink = False
 
@@ -95,4 +98,7 @@ sphinx_gallery_conf = {
     "reset_modules": ("matplotlib",),
     "show_signature": False,
     "min_reported_time": 0,
+    # Each API page lists the examples that use its object (.. minigallery::).
+    "backreferences_dir": "gen_modules/backreferences",
+    "doc_module": ("skae",),
 }

@@ -29,9 +29,21 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _OPTIMIZERS = {"adam", "adamw", "nadam", "rmsprop", "sgd"}
 _LOSSES = {"mse": "mean_squared_error", "binary_crossentropy": "binary_crossentropy"}
 _DTYPE_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16")
+# Where the built documentation is served: the HTML repr's "?" links to the estimator's API
+# page there, named as docs/_ext/skae_docs.py names it (scikit-learn's _doc_link hooks).
+DOCS_URL = "https://skae.readthedocs.io/en/latest/"
+DOC_LINK_TEMPLATE = DOCS_URL + "gen_modules/{estimator_module}.{estimator_name}.html"
 # Never saved: __setstate__ rebuilds the networks from the parameters and sets the
-# saved weights. The trainer holds the traced training functions of partial_fit calls.
-_NETWORK_ATTRIBUTES = ("model_", "encoder_", "decoder_", "_inference", "_trainer")
+# saved weights. The trainer holds the traced training functions of partial_fit calls;
+# _network_params_ is what the rebuilt network was built with (a file cannot claim another).
+_NETWORK_ATTRIBUTES = (
+    "model_",
+    "encoder_",
+    "decoder_",
+    "_inference",
+    "_trainer",
+    "_network_params_",
+)
 
 
 def _is_callback_list(value):
@@ -51,6 +63,9 @@ class BaseAutoencoder(
     (``_build_layers``) and how they connect (``_encode``, ``_decode``); it
     may add to the loss through layers.
     """
+
+    _doc_link_module = "skae"
+    _doc_link_template = DOC_LINK_TEMPLATE
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
@@ -106,6 +121,32 @@ class BaseAutoencoder(
 
     def _check_resume_data(self, X):
         """Checks of new data against the fitted network (partial_fit, warm starts)."""
+        # Continuing would silently keep the network built with the old values.
+        recorded = getattr(self, "_network_params_", {})  # {}: saved by an older skae
+        changed = [
+            (name, recorded[name], value)
+            for name, value in self._network_params().items()
+            if name in recorded and recorded[name] != value
+        ]
+        if changed:
+            names = ", ".join(f"`{name}`" for name, _, _ in changed)
+            values = ", ".join(f"{name}={old!r} (now {new!r})" for name, old, new in changed)
+            raise ValueError(
+                f"warm_start and partial_fit can only be used where {names} does not change: "
+                f"they continue training the network {type(self).__name__} built with {values}. "
+                "Set warm_start=False and call fit to build a new network."
+            )
+
+    # Parameters the network and its optimizer are built with; families add theirs.
+    _network_param_names = (
+        "n_components activation output_activation l2 noise noise_level noise_clip optimizer "
+        "learning_rate jit_compile dtype_policy sparsity_weight sparsity_target activity_l1"
+    ).split()
+
+    def _network_params(self):
+        """The current values of ``_network_param_names``, comparable with ``==``."""
+        params = self.get_params(deep=False)
+        return {n: _comparable(params[n]) for n in self._network_param_names if n in params}
 
     def _pretrain(self, layers, X, rows, seeds):
         """Train before the end-to-end phase (e.g. greedy layer-wise); no-op by default."""
@@ -206,7 +247,7 @@ class BaseAutoencoder(
     def _compile(self, model, loss="auto"):
         """Give ``model`` a fresh optimizer of the estimator's settings (saved with it)."""
         optimizer = keras.optimizers.get(
-            {"class_name": self.optimizer, "config": {"learning_rate": self.learning_rate}}
+            {"class_name": self.optimizer, "config": {"learning_rate": float(self.learning_rate)}}
         )
         if getattr(self, "dtype_policy", None) == "mixed_float16":
             # Keras adds loss scaling only for a model-wide policy; ours is per layer.
@@ -355,6 +396,7 @@ class BaseAutoencoder(
         if not resume:
             self._set_networks(model, encoder, decoder)
             self.output_activation_ = output_activation
+            self._network_params_ = self._network_params()
         self._trainer = trainer
         self.loss_curve_ = previous_curve + result.loss_curve
         self.validation_loss_curve_ = result.validation_loss_curve or None
@@ -556,6 +598,7 @@ class BaseAutoencoder(
         model, encoder, decoder = self._assemble(layers, self._input_shape(self.n_features_in_))
         self._compile(model)
         self._set_networks(model, encoder, decoder)
+        self._network_params_ = self._network_params()
         return model
 
 
@@ -587,6 +630,15 @@ def _set_dtype_policy(layers, policy):
     for layer in layers.values():
         if not isinstance(layer, _FLOAT32_LAYERS):
             layer.dtype_policy = policy
+
+
+def _comparable(value):
+    """Sequences as tuples and NumPy scalars as Python numbers, so that ``==`` compares."""
+    if isinstance(value, np.ndarray):
+        value = value.tolist()
+    if isinstance(value, (list, tuple)):
+        return tuple(_comparable(v) for v in value)
+    return value.item() if isinstance(value, np.generic) else value
 
 
 def _data_range(X):

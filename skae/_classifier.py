@@ -8,12 +8,13 @@ import keras
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
+from sklearn.frozen import FrozenEstimator
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import _OPTIMIZERS, _check_float32_range
+from ._base import _OPTIMIZERS, DOC_LINK_TEMPLATE, BaseAutoencoder, _check_float32_range
 from ._data import TrainingRows
 from ._engine import Trainer, resolve_jit_compile, resolve_verbose
 from ._inference import make_inference_function, predict_in_chunks
@@ -100,17 +101,22 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
     for labels of object dtype, the number -1 among, e.g., strings. An
     array of strings has no unlabeled rows (the string ``"-1"`` is a class);
     NumPy turns a list mixing strings and -1 into strings, so pass such
-    labels as an object array, as for ``SelfTrainingClassifier``.
+    labels as an object array, as for ``SelfTrainingClassifier``. The first
+    fit of an estimator that finds unlabeled rows says how many with a
+    ``UserWarning`` (``n_unlabeled_`` keeps the count; later fits that also
+    find some do not warn again), since ``-1`` may also be a class in data
+    not meant as semi-supervised.
 
     Parameters
     ----------
-    autoencoder : estimator, default=None
-        The autoencoder to pretrain, for instance any skae autoencoder. After
-        ``fit`` it must expose ``encoder_``, a Keras model from the input to
-        the code (the first output is used when it has several). ``None``
-        means ``StackedAE()``. An already fitted autoencoder wrapped in
+    autoencoder : skae autoencoder, default=None
+        The autoencoder to pretrain: any skae autoencoder (a subclass of
+        :class:`BaseAutoencoder`), whose fitted ``encoder_``, a Keras model
+        from the input to the code, is fine-tuned. ``None`` means
+        ``StackedAE()``. An already fitted autoencoder wrapped in
         :class:`sklearn.frozen.FrozenEstimator` is used as it is, without
-        pretraining. The encoder keeps its training-time layers (input noise,
+        pretraining. Other estimators get a ``TypeError`` before any
+        training. The encoder keeps its training-time layers (input noise,
         code penalties) while being fine-tuned.
     freeze_encoder : bool, default=False
         If True, the encoder's weights stay as pretrained and only the
@@ -161,6 +167,8 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         Lowest monitored loss.
     n_iter_ : int
         Number of fine-tuning epochs run.
+    n_unlabeled_ : int
+        Number of rows labeled -1 (unlabeled) in the training data.
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
         Defined only when X has string feature names.
@@ -189,6 +197,9 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
     >>> bool(clf.score(X[200:], y[200:]) > 0.7)  # accuracy on the digits it had no label for
     True
     """
+
+    _doc_link_module = "skae"
+    _doc_link_template = DOC_LINK_TEMPLATE
 
     _parameter_constraints: dict = {
         "autoencoder": [HasMethods(["fit"]), None],
@@ -266,6 +277,14 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             raise
 
     def _fit(self, X, y):
+        autoencoder = self._autoencoder()
+        frozen = isinstance(autoencoder, FrozenEstimator)
+        if not isinstance(autoencoder.estimator if frozen else autoencoder, BaseAutoencoder):
+            raise TypeError(
+                "autoencoder must be a skae autoencoder (a BaseAutoencoder, whose fitted "
+                "encoder_ is fine-tuned), or a fitted one wrapped in FrozenEstimator; got "
+                f"{autoencoder!r}."
+            )
         X, y = validate_data(
             self,
             X,
@@ -282,6 +301,15 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
                 "Every sample is unlabeled (y == -1): EncoderClassifier needs labeled samples "
                 "to fine-tune on."
             )
+        n_unlabeled = int(np.count_nonzero(~labeled))
+        if n_unlabeled and not getattr(self, "n_unlabeled_", 0):
+            warnings.warn(
+                f"{n_unlabeled} of {len(y)} rows are labeled -1 and treated as unlabeled "
+                "(scikit-learn's semi-supervised convention): they pretrain the autoencoder "
+                "but are not fine-tuned on. Pass the labels as strings to make '-1' a class.",
+                UserWarning,
+                stacklevel=4,
+            )
         y_labeled = y[labeled]
         check_classification_targets(y_labeled)
         encoder_labels = LabelEncoder()
@@ -295,7 +323,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             )
 
         seeds = SeedStream(seed_from_random_state(self.random_state))
-        autoencoder = clone(self._autoencoder())
+        autoencoder = clone(autoencoder)
         params = autoencoder.get_params(deep=False)
         # An unseeded autoencoder follows the classifier's seed (a frozen one is left alone).
         autoencoder_seed = seeds()
@@ -312,7 +340,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             )
             labeled_rows, validation_rows = labeled_rows[kept], labeled_rows[held_out]
 
-        batch_size = min(self.batch_size, len(labeled_rows))
+        batch_size = min(int(self.batch_size), len(labeled_rows))
         model = self._build_model(encoder, len(classes), seeds)
         trainer = Trainer(
             model,
@@ -322,7 +350,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         )
         result = trainer.fit(
             TrainingRows(X, labeled_rows, batch_size, targets=targets, shuffle=self.shuffle),
-            epochs=self.epochs,
+            epochs=int(self.epochs),
             seed=seeds(),
             validation=(
                 None
@@ -347,6 +375,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         self.validation_loss_curve_ = result.validation_loss_curve or None
         self.best_loss_ = result.best_loss
         self.n_iter_ = len(self.loss_curve_)
+        self.n_unlabeled_ = n_unlabeled
         if not (result.converged or result.stopped_by_callback):
             warnings.warn(
                 f"EncoderClassifier ran its {self.epochs} fine-tuning epochs without the loss "
@@ -395,7 +424,11 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         model = keras.Model(copy.inputs[0], probabilities, name="EncoderClassifier")
         model.compile(
             optimizer=keras.optimizers.get(
-                {"class_name": self.optimizer, "config": {"learning_rate": self.learning_rate}}
+                {
+                    "class_name": self.optimizer,
+                    # A Python float: Keras refuses NumPy scalars (e.g. from np.logspace).
+                    "config": {"learning_rate": float(self.learning_rate)},
+                }
             ),
             loss="sparse_categorical_crossentropy",
             # The autoencoder's choice of XLA, made concrete for this backend and device.

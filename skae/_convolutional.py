@@ -5,9 +5,9 @@ from numbers import Integral
 
 import keras
 import numpy as np
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import BaseAutoencoder
+from ._base import _LOSSES, BaseAutoencoder, _data_range
 
 
 class ConvolutionalAE(BaseAutoencoder):
@@ -59,11 +59,16 @@ class ConvolutionalAE(BaseAutoencoder):
     output_activation : str, default='auto'
         Activation of the reconstruction: 'auto' picks 'sigmoid' when the
         training data lie in [0, 1] and 'linear' otherwise.
-    loss : {'binary_crossentropy', 'mse'}, default='binary_crossentropy'
-        Reconstruction loss. Binary cross-entropy needs data in [0, 1]
-        (images scaled by their maximum); use 'mse' for other data. With a
-        sigmoid output, 'mse' can leave a convolutional decoder stuck on a
-        blank image, which binary cross-entropy avoids.
+    loss : {'auto', 'binary_crossentropy', 'mse'}, default='auto'
+        Reconstruction loss. 'auto' is binary cross-entropy when the output
+        activation is sigmoid (with ``output_activation='auto'``: when the
+        training data lie in [0, 1], as images scaled by their maximum do)
+        and the squared error otherwise, so any finite data are accepted.
+        With a sigmoid output, 'mse' can leave a convolutional decoder stuck
+        on a blank image, which binary cross-entropy avoids: after 10 epochs
+        on 1,000 MNIST digits the default network's test reconstruction MSE
+        was 0.113 with 'mse' (a blank image) and 0.017 with
+        'binary_crossentropy'. Binary cross-entropy needs data in [0, 1].
     l2 : float, default=0.0
         L2 weight decay on every kernel.
     noise : {'gaussian', 'dropout'} or None, default=None
@@ -108,7 +113,16 @@ class ConvolutionalAE(BaseAutoencoder):
         validation loss, seconds), greedy pretraining phases labelled;
         'auto' prints when standard output is a terminal.
     warm_start : bool, default=False
-        If True, ``fit`` continues from the previous weights.
+        If True, ``fit`` continues from the previous weights. Continuing
+        (``warm_start`` or ``partial_fit``) after a change to a parameter
+        the network or its optimizer was built with (``n_components``,
+        ``image_shape``, ``filters``, ``kernel_size``, the activations,
+        ``l2``, the noise settings, ``optimizer``, ``learning_rate``,
+        ``jit_compile``, ``dtype_policy``) raises a ValueError that names
+        it, as :class:`~sklearn.neural_network.MLPClassifier` refuses new
+        classes; ``warm_start=False`` builds a new network. Changes to the
+        other parameters (``epochs``, ``batch_size``, ``loss``,
+        ``callbacks``...) apply to the continued training.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the shuffling, the validation split and
         the noise. The same integer gives identical results on CPU; global
@@ -141,6 +155,8 @@ class ConvolutionalAE(BaseAutoencoder):
         arrays. ``inverse_transform`` returns this layout.
     output_activation_ : str
         The output activation used (resolves 'auto').
+    loss_ : {'binary_crossentropy', 'mse'}
+        The loss the network was built with (resolves 'auto').
     loss_curve_ : list of float
         Training loss at the end of each epoch.
     validation_loss_curve_ : list of float or None
@@ -180,7 +196,15 @@ class ConvolutionalAE(BaseAutoencoder):
         "filters": ["array-like"],
         "kernel_size": [Interval(Integral, 1, None, closed="left")],
         "code_activation": [str],
+        "loss": [StrOptions({"auto", *_LOSSES})],
     }
+    _network_param_names = [
+        *BaseAutoencoder._network_param_names,
+        "image_shape",
+        "filters",
+        "kernel_size",
+        "code_activation",
+    ]
 
     def __init__(
         self,
@@ -192,7 +216,7 @@ class ConvolutionalAE(BaseAutoencoder):
         activation="relu",
         code_activation="linear",
         output_activation="auto",
-        loss="binary_crossentropy",
+        loss="auto",
         l2=0.0,
         noise=None,
         noise_level=0.0,
@@ -305,6 +329,30 @@ class ConvolutionalAE(BaseAutoencoder):
             keras.activations.get(self.code_activation)
         except (ValueError, TypeError):
             raise ValueError(f"Unknown code_activation {self.code_activation!r}.") from None
+        low, high = _data_range(X)
+        if (
+            self.loss == "auto"
+            and self.output_activation == "sigmoid"
+            and not 0 <= low <= high <= 1
+        ):
+            raise ValueError(
+                "loss='auto' with output_activation='sigmoid' is binary cross-entropy, which "
+                f"needs data in [0, 1]; X ranges over [{low:g}, {high:g}]. Scale it (e.g. "
+                "MinMaxScaler) or use loss='mse'."
+            )
+
+    def _check_resume_data(self, X):
+        super()._check_resume_data(X)
+        # loss='auto' was resolved with the network: binary cross-entropy stays [0, 1]-only.
+        low, high = _data_range(X)
+        if self._training_loss() == _LOSSES["binary_crossentropy"] and not 0 <= low <= high <= 1:
+            raise ValueError(
+                f"This {type(self).__name__} was fitted with binary cross-entropy, which needs "
+                f"data in [0, 1]; X ranges over [{low:g}, {high:g}]."
+            )
+
+    def _training_loss(self):
+        return _LOSSES[self.loss_ if self.loss == "auto" else self.loss]
 
     def _check_fitted_state(self, network):
         # A saved image shape must be the one fit would resolve from the parameters.
@@ -316,16 +364,27 @@ class ConvolutionalAE(BaseAutoencoder):
             )
         return super()._check_fitted_state(network)
 
+    def _network_attributes(self):
+        # loss_ is set again when the network is rebuilt from the saved output_activation_.
+        return (*super()._network_attributes(), "loss_")
+
     # ------------------------------------------------------------------ network
     def _build_layers(self, input_shape, output_activation, seeds):
         height, width, channels = self.image_shape_
+        # Set with the network (a failed fit restores the previous state), kept by warm starts.
+        if self.loss == "auto":
+            self.loss_ = "binary_crossentropy" if output_activation == "sigmoid" else "mse"
+        else:
+            self.loss_ = self.loss
+        # Python numbers: Keras refuses NumPy scalars, which grids such as np.arange(8, 33, 8) give.
         filters = [int(f) for f in self.filters]
-        regularizer = keras.regularizers.L2(self.l2) if self.l2 > 0 else None
+        kernel_size = int(self.kernel_size)
+        regularizer = keras.regularizers.L2(float(self.l2)) if self.l2 > 0 else None
 
         def conv(n_filters, activation, name):
             return keras.layers.Conv2D(
                 n_filters,
-                self.kernel_size,
+                kernel_size,
                 padding="same",
                 activation=activation,
                 kernel_initializer=keras.initializers.GlorotUniform(seed=seeds()),
@@ -355,7 +414,7 @@ class ConvolutionalAE(BaseAutoencoder):
         code_shape = (*sizes[-1], filters[-1])
         layers["flatten_code"] = keras.layers.Flatten(name="flatten_code")
         if self.n_components is not None:
-            layers["code"] = dense(self.n_components, self.code_activation, "code")
+            layers["code"] = dense(int(self.n_components), self.code_activation, "code")
             layers["expand_code"] = dense(prod(code_shape), self.activation, "expand_code")
         layers["to_code_maps"] = keras.layers.Reshape(code_shape, name="to_code_maps")
         # Decoder block j mirrors encoder block n - 1 - j: it outputs what that block received,

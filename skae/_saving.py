@@ -183,6 +183,7 @@ FITTED_ATTRIBUTES = {
         **_FITTED_BY_ALL,
         "autoencoder_": _check_estimator,
         "classes_": _check_classes,
+        "n_unlabeled_": _check_int,
     },
 }
 # Set by fit only for some data, or by methods other than fit (set_output).

@@ -133,7 +133,16 @@ class StackedAE(BaseAutoencoder):
         validation loss, seconds), greedy pretraining phases labelled;
         'auto' prints when standard output is a terminal.
     warm_start : bool, default=False
-        If True, ``fit`` continues from the previous weights.
+        If True, ``fit`` continues from the previous weights. Continuing
+        (``warm_start`` or ``partial_fit``) after a change to a parameter
+        the network or its optimizer was built with (``n_components``,
+        ``hidden_layer_sizes``, the activations, ``tied_weights``, ``l2``,
+        the noise and sparsity settings, ``optimizer``, ``learning_rate``,
+        ``jit_compile``, ``dtype_policy``) raises a ValueError that names
+        it, as :class:`~sklearn.neural_network.MLPClassifier` refuses new
+        classes; ``warm_start=False`` builds a new network. Changes to the
+        other parameters (``epochs``, ``batch_size``, ``loss``,
+        ``callbacks``...) apply to the continued training.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the shuffling, the validation split and
         the noise. The same integer gives identical results on CPU; global
@@ -200,6 +209,12 @@ class StackedAE(BaseAutoencoder):
         "pretrain": [StrOptions({"greedy"}), None],
         "pretrain_epochs": [Interval(Integral, 1, None, closed="left")],
     }
+    _network_param_names = [
+        *BaseAutoencoder._network_param_names,
+        "hidden_layer_sizes",
+        "code_activation",
+        "tied_weights",
+    ]
 
     def __init__(
         self,
@@ -286,10 +301,11 @@ class StackedAE(BaseAutoencoder):
 
     def _build_layers(self, input_shape, output_activation, seeds):
         (n_features,) = input_shape
+        # Python numbers: Keras refuses NumPy scalars, which grids such as np.arange(8, 33, 8) give.
         hidden = [int(s) for s in self.hidden_layer_sizes]
-        sizes = [*hidden, self.n_components]
+        sizes = [*hidden, int(self.n_components)]
         activations = [self.activation] * len(hidden) + [self.code_activation]
-        regularizer = keras.regularizers.L2(self.l2) if self.l2 > 0 else None
+        regularizer = keras.regularizers.L2(float(self.l2)) if self.l2 > 0 else None
 
         def initializer():
             return keras.initializers.GlorotUniform(seed=seeds())
@@ -364,7 +380,7 @@ class StackedAE(BaseAutoencoder):
         batch_size = resolve_batch_size(self.batch_size, inputs.shape[0])
         result = self._trainer_for(model, batch_size, loss=loss).fit(
             TrainingRows(inputs, np.arange(inputs.shape[0]), batch_size, shuffle=self.shuffle),
-            epochs=self.pretrain_epochs,
+            epochs=int(self.pretrain_epochs),
             seed=seeds(),
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,

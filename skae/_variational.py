@@ -103,7 +103,16 @@ class VariationalAE(BaseAutoencoder):
         validation loss, seconds), greedy pretraining phases labelled;
         'auto' prints when standard output is a terminal.
     warm_start : bool, default=False
-        If True, ``fit`` continues from the previous weights.
+        If True, ``fit`` continues from the previous weights. Continuing
+        (``warm_start`` or ``partial_fit``) after a change to a parameter
+        the network or its optimizer was built with (``n_components``,
+        ``hidden_layer_sizes``, the activations, ``loss``, ``beta``,
+        ``l2``, the noise settings, ``optimizer``, ``learning_rate``,
+        ``jit_compile``, ``dtype_policy``) raises a ValueError that names
+        it, as :class:`~sklearn.neural_network.MLPClassifier` refuses new
+        classes; ``warm_start=False`` builds a new network. Changes to the
+        other parameters (``epochs``, ``batch_size``, ``tol``,
+        ``callbacks``...) apply to the continued training.
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, the shuffling, the validation split, the
         noise and the posterior samples drawn while training. The same
@@ -179,6 +188,13 @@ class VariationalAE(BaseAutoencoder):
         "hidden_layer_sizes": ["array-like"],
         "beta": [Interval(Real, 0, None, closed="left")],
     }
+    # The likelihood and beta live in the network's NegativeELBO layer.
+    _network_param_names = [
+        *BaseAutoencoder._network_param_names,
+        "hidden_layer_sizes",
+        "loss",
+        "beta",
+    ]
 
     def __init__(
         self,
@@ -255,6 +271,7 @@ class VariationalAE(BaseAutoencoder):
             )
 
     def _check_resume_data(self, X):
+        super()._check_resume_data(X)
         # loss='auto' fixed the likelihood at the first fit: continuing a Bernoulli model on
         # data outside [0, 1] trained it on a meaningless loss (found by test_bad_input.py).
         low, high = _data_range(X)
@@ -273,8 +290,10 @@ class VariationalAE(BaseAutoencoder):
 
     def _build_layers(self, input_shape, output_activation, seeds):
         (n_features,) = input_shape
+        # Python numbers: Keras refuses NumPy scalars, which grids such as np.arange(8, 33, 8) give.
         hidden = [int(s) for s in self.hidden_layer_sizes]
-        regularizer = keras.regularizers.L2(self.l2) if self.l2 > 0 else None
+        n_components = int(self.n_components)
+        regularizer = keras.regularizers.L2(float(self.l2)) if self.l2 > 0 else None
 
         def dense(units, name, activation=None):
             return keras.layers.Dense(
@@ -288,8 +307,8 @@ class VariationalAE(BaseAutoencoder):
         layers = {}
         for i, units in enumerate(hidden):
             layers[f"encoder_{i}"] = dense(units, f"encoder_{i}", self.activation)
-        layers["z_mean"] = dense(self.n_components, "z_mean")
-        layers["z_log_var"] = dense(self.n_components, "z_log_var")
+        layers["z_mean"] = dense(n_components, "z_mean")
+        layers["z_log_var"] = dense(n_components, "z_log_var")
         layers["sampling"] = Sampling(seed=seeds(), name="sampling")
         for j, units in enumerate(reversed(hidden)):
             layers[f"decoder_{j}"] = dense(units, f"decoder_{j}", self.activation)

@@ -1,9 +1,10 @@
 """Plots of fitted autoencoders: reconstructions, codes, training, features, samples.
 
 Every function draws with matplotlib, which is imported only when a function
-is called (install it with ``pip install skae[plot]``), takes the figure or
-axes to draw into when given, and returns the artists it drew, so that a
-caller can restyle them or read back what is shown.
+is called (install it with ``pip install matplotlib``, or ``pip install
+".[plot]"`` in a checkout of skae), takes the figure or axes to draw into
+when given, and returns the artists it drew, so that a caller can restyle
+them or read back what is shown.
 
 Image functions accept flat rows of ``n_features`` values together with
 ``image_shape`` (a square ``(side, side)`` is inferred when it is None), or
@@ -36,8 +37,8 @@ def _pyplot(caller):
         import matplotlib.pyplot as plt
     except ImportError as error:
         raise ImportError(
-            f"{caller} needs matplotlib; install it with `pip install skae[plot]` "
-            "or `pip install matplotlib`."
+            f"{caller} needs matplotlib; install it with `pip install matplotlib` (or "
+            "`pip install '.[plot]'` in a checkout of skae)."
         ) from error
     return plt
 

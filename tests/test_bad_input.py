@@ -186,10 +186,11 @@ def _not_fit_unless_image_shape(name, method):
 
 
 def _outside_unit_interval(name, method):
-    # Binary cross-entropy (ConvolutionalAE's default loss) and the Bernoulli likelihood
-    # (the VariationalAE fitted on [0, 1] data) need data in [0, 1].
+    # Binary cross-entropy (what ConvolutionalAE's loss='auto' chose for [0, 1] data) and the
+    # Bernoulli likelihood (the VariationalAE's) need data in [0, 1] once fitted; a fresh fit
+    # on other data chooses the squared error instead.
     if name == "ConvolutionalAE":
-        return method in ("fit", "partial_fit")
+        return method == "partial_fit"
     return name == "VariationalAE" and method in ("partial_fit", "score", "score_samples")
 
 

@@ -37,7 +37,7 @@ def run_smoke(name, tmp_path, *extra, stem=None):
     try:
         import matplotlib  # noqa: F401
     except ImportError:
-        pass  # plots are optional (pip install "skae[plot]")
+        pass  # plots are optional (pip install ".[plot]")
     else:
         assert (tmp_path / f"{stem}.png").stat().st_size > 0
     return saved

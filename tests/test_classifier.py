@@ -366,3 +366,42 @@ def test_with_1000_labels_beats_raw_pixels_and_pca_on_mnist10k():
     print(f"EncoderClassifier {accuracy:.4f}, raw-pixel LR {raw:.4f}, best PCA+LR {best_pca:.4f}")
     assert accuracy >= raw + 0.02, (accuracy, raw)
     assert accuracy > best_pca, (accuracy, best_pca)
+
+
+# ---------------------------------------------------------------- edges a newcomer meets
+
+
+class CountingLogisticRegression(LogisticRegression):
+    n_fits = 0
+
+    def fit(self, X, y, sample_weight=None):
+        CountingLogisticRegression.n_fits += 1
+        return super().fit(X, y, sample_weight)
+
+
+@pytest.mark.parametrize("frozen", [False, True], ids=["plain", "frozen"])
+def test_an_autoencoder_that_is_not_skaes_gets_a_type_error_before_training(data, frozen):
+    X, y, _, _, _ = data
+    other = CountingLogisticRegression()
+    if frozen:
+        other = FrozenEstimator(other.fit(X, y))
+    fits = CountingLogisticRegression.n_fits
+    clf = classifier(autoencoder=other)
+    with pytest.raises(TypeError, match="must be a skae autoencoder.*CountingLogisticRegression"):
+        clf.fit(X, y)
+    assert CountingLogisticRegression.n_fits == fits  # refused before any training
+    assert not hasattr(clf, "classes_")
+
+
+def test_the_first_fit_with_unlabeled_rows_says_how_many(data):
+    X, y, y_partial, _, _ = data
+    clf = classifier(epochs=2)
+    with pytest.warns(UserWarning, match=r"200 of 300 rows are labeled -1 and treated as unl"):
+        clf.fit(X, y_partial)
+    assert clf.n_unlabeled_ == 200
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        warnings.simplefilter("ignore", ConvergenceWarning)  # a UserWarning too
+        clf.fit(X, y_partial)  # said once for this estimator
+        fully_labeled = classifier(epochs=2).fit(X, y)  # nothing to say
+    assert fully_labeled.n_unlabeled_ == 0

@@ -33,8 +33,9 @@ ESTIMATORS = [
     ),
     tiny(SparseAE, n_components=3),
     tiny(VariationalAE),
-    # The checks' data are not images in [0, 1]: rows as 1-D signals, the squared error.
-    ConvolutionalAE(filters=(2,), loss="mse", epochs=2, batch_size=16, random_state=0),
+    # The defaults: the checks' data are not images in [0, 1], so rows as 1-D signals and the
+    # squared error (loss="auto").
+    ConvolutionalAE(filters=(2,), epochs=2, batch_size=16, random_state=0),
     EncoderClassifier(
         tiny(StackedAE), epochs=10, learning_rate=0.01, batch_size=16, random_state=0
     ),
@@ -61,10 +62,12 @@ SEMI_SUPERVISED_LABELS = (
 
 
 def expected_failed_checks(estimator):
-    failures = {
-        "check_methods_sample_order_invariance": FLOAT32_ROUNDING,
-        "check_methods_subset_invariance": FLOAT32_ROUNDING,
-    }
+    failures = {}
+    # The ConvolutionalAE above (no dense code layer) passes them: its convolutions gave
+    # each row the same float32 outputs wherever it sat in a batch.
+    if not isinstance(estimator, ConvolutionalAE):
+        failures["check_methods_sample_order_invariance"] = FLOAT32_ROUNDING
+        failures["check_methods_subset_invariance"] = FLOAT32_ROUNDING
     if isinstance(estimator, EncoderClassifier):
         failures["check_classifiers_classes"] = SEMI_SUPERVISED_LABELS
     return failures

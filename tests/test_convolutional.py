@@ -201,4 +201,38 @@ def test_bad_parameters_are_named(small_digits):
         with pytest.raises(ValueError, match=name):
             small(image_shape=(8, 8), **params).fit(X_train)
     with pytest.raises(ValueError, match=r"needs data in \[0, 1\]"):
-        small(image_shape=(8, 8)).fit(X_train * 2)
+        small(image_shape=(8, 8), loss="binary_crossentropy").fit(X_train * 2)
+
+
+# ------------------------------------------------------------------ defaults
+def test_default_loss_accepts_any_finite_data(small_digits, standardized_digits):
+    # Images in [0, 1]: binary cross-entropy with a sigmoid output (no blank-image plateau).
+    cae = fit_quietly(small(image_shape=(8, 8)), small_digits[0])
+    assert (cae.loss, cae.loss_, cae.output_activation_) == (
+        "auto",
+        "binary_crossentropy",
+        "sigmoid",
+    )
+    # Standardized data: the squared error with a linear output.
+    X = standardized_digits[:200]
+    cae = fit_quietly(small(image_shape=(8, 8)), X)
+    assert (cae.loss_, cae.output_activation_) == ("mse", "linear")
+    assert np.isfinite(cae.score(X))
+
+
+def test_auto_loss_is_kept_by_continued_training(small_digits, standardized_digits):
+    X = small_digits[0]
+    cae = fit_quietly(small(image_shape=(8, 8)), X)
+    codes = cae.transform(X)
+    with pytest.raises(ValueError, match=r"fitted with binary cross-entropy.*\[0, 1\]"):
+        cae.partial_fit(standardized_digits[:100])
+    np.testing.assert_array_equal(cae.transform(X), codes)
+    cae.partial_fit(X)
+    assert cae.loss_ == "binary_crossentropy" and cae.n_iter_ == 2
+
+
+def test_auto_loss_with_a_sigmoid_output_needs_data_in_the_unit_interval(standardized_digits):
+    cae = small(image_shape=(8, 8), output_activation="sigmoid")
+    with pytest.raises(ValueError, match=r"loss='auto' with output_activation='sigmoid'"):
+        cae.fit(standardized_digits[:100])
+    assert not hasattr(cae, "loss_")

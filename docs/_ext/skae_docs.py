@@ -10,8 +10,11 @@
 - Gallery scripts that import a name ``skae`` does not export are left out
   of the gallery (:func:`examples_to_skip`), and :class:`GalleryOrder`
   orders the gallery.
-- Methods inherited from scikit-learn are left out of the class pages,
-  whose docstrings link to private scikit-learn documentation labels.
+- Class pages list inherited methods too (``set_output``, ``get_params``...);
+  the references of scikit-learn's docstrings to its own documentation
+  labels and glossary, which do not exist here, become plain text.
+- Every API page ends with the gallery examples that use its object
+  (sphinx-gallery's backreferences, ``.. minigallery::``).
 """
 
 import re
@@ -103,9 +106,8 @@ _CLASS_PAGE = """\
    :members:
    :inherited-members:
 
-   .. rubric:: Methods inherited from scikit-learn
-
-   ``get_params``, ``set_params``{more}: see :class:`sklearn.base.BaseEstimator`{mixin}.
+.. minigallery:: {module}.{name}
+   :add-heading: Examples using ``{module}.{name}``
 """
 
 _FUNCTION_PAGE = """\
@@ -115,6 +117,9 @@ _FUNCTION_PAGE = """\
 .. currentmodule:: {module}
 
 .. autofunction:: {name}
+
+.. minigallery:: {module}.{name}
+   :add-heading: Examples using ``{module}.{name}``
 """
 
 
@@ -125,15 +130,7 @@ def _write_if_changed(path, text):
 
 
 def _class_page(name, fields):
-    cls = getattr(skae, name)
-    if hasattr(cls, "transform"):
-        more = ", ``set_output``, ``get_feature_names_out``"
-        mixin = " and :class:`sklearn.base.TransformerMixin`"
-    elif hasattr(cls, "predict"):
-        more, mixin = "", " and :class:`sklearn.base.ClassifierMixin`"
-    else:
-        more = mixin = ""
-    return _CLASS_PAGE.format(name=name, more=more, mixin=mixin, **fields)
+    return _CLASS_PAGE.format(name=name, **fields)
 
 
 def write_api_pages(app):
@@ -188,12 +185,26 @@ class IfExported(Directive):
 
 
 # ---------------------------------------------------------------------- autodoc hooks
-def skip_scikit_learn_members(app, what, name, obj, skip, options):
-    """Leave out methods inherited from scikit-learn; each class page names them instead."""
+# :ref:`text <label>`, :ref:`label`, :term:`text <term>`, :term:`term`.
+_SKLEARN_ROLE = re.compile(r":(ref|term):`([^`<]*?)\s*(?:<([^`>]*)>)?`")
+
+
+def _plain(match):
+    role, text, target = match.groups()
+    if role == "term":
+        return text or target
+    return text if target is not None else "scikit-learn's documentation"
+
+
+def plain_scikit_learn_references(app, what, name, obj, options, lines):
+    """Turn the labels and glossary terms of inherited scikit-learn docstrings into text.
+
+    They point into scikit-learn's documentation, which this build does not have,
+    so Sphinx would fail on them.
+    """
     module = getattr(obj, "__module__", None) or ""
-    if what == "class" and module.split(".")[0] == "sklearn":
-        return True
-    return None
+    if module.split(".")[0] == "sklearn":
+        lines[:] = [_SKLEARN_ROLE.sub(_plain, line) for line in lines]
 
 
 _PARAMETER_LINE = re.compile(r"^(\s*\*{0,2}\w+\s+:\s+)(.+)$")
@@ -216,7 +227,7 @@ def quote_attribute_names_in_types(app, what, name, obj, options, lines):
 
 def setup(app):
     app.connect("builder-inited", write_api_pages)
-    app.connect("autodoc-skip-member", skip_scikit_learn_members)
+    app.connect("autodoc-process-docstring", plain_scikit_learn_references, priority=400)
     app.connect("autodoc-process-docstring", quote_attribute_names_in_types, priority=400)
     app.add_directive("skae-if-exported", IfExported)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
