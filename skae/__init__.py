@@ -3,6 +3,7 @@
 from ._base import BaseAutoencoder
 from ._classifier import EncoderClassifier
 from ._convolutional import ConvolutionalAE
+from ._outlier import OutlierDetector
 from ._saving import load, save
 from ._stacked import DenoisingAE, SparseAE, StackedAE
 from ._variational import VariationalAE
@@ -14,6 +15,7 @@ __all__ = [
     "ConvolutionalAE",
     "DenoisingAE",
     "EncoderClassifier",
+    "OutlierDetector",
     "SparseAE",
     "StackedAE",
     "VariationalAE",
