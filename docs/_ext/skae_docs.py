@@ -33,6 +33,7 @@ GALLERY_ORDER = [
     "plot_sparse_features.py",
     "plot_variational.py",
     "plot_convolutional.py",
+    "plot_outliers.py",
     "plot_save_load.py",
 ]
 # Order of the autoencoders in the API reference; others follow by name.
@@ -125,8 +126,12 @@ def _write_if_changed(path, text):
 
 
 def _class_page(name, fields):
+    from sklearn.base import OutlierMixin
+
     cls = getattr(skae, name)
-    if hasattr(cls, "transform"):
+    if issubclass(cls, OutlierMixin):
+        more, mixin = ", ``fit_predict``", " and :class:`sklearn.base.OutlierMixin`"
+    elif hasattr(cls, "transform"):
         more = ", ``set_output``, ``get_feature_names_out``"
         mixin = " and :class:`sklearn.base.TransformerMixin`"
     elif hasattr(cls, "predict"):
