@@ -291,5 +291,5 @@ def test_outliers_benchmark_smoke(tmp_path):
     methods = {"skae OutlierDetector", "PCA(32)", "IsolationForest", "LOF", "OneClassSVM"}
     for task in ("mnist10k", "digits", "digits contaminated"):
         assert set(saved["tasks"][task]["mean"]) == methods
-    assert "Regenerate: `python benchmarks/outliers.py`" in (tmp_path / "outliers.md").read_text()
+    assert "Regenerate: `python benchmarks/outliers.py" in (tmp_path / "outliers.md").read_text()
     assert (tmp_path / "outliers.png").stat().st_size > 0
