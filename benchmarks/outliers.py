@@ -11,7 +11,8 @@ digits (split 75/25, random_state 0), pixels in [0, 1]. The contaminated variant
 training images of the other digits into each training set, 5% of its rows.
 
 Detectors, all on the same pixels and fitted in this run: skae's
-``OutlierDetector(random_state=0)`` (a default ``StackedAE``), the reconstruction error of
+``OutlierDetector(random_state=0)`` (its default ``StackedAE(early_stopping=True)``, chosen
+with ``--select``), the reconstruction error of
 ``PCA(32)``, ``IsolationForest(random_state=0)``, ``LocalOutlierFactor(novelty=True)`` and
 ``OneClassSVM(gamma='scale', nu=0.1)``.
 
@@ -183,7 +184,8 @@ def render(payload):
         "and score every test image, the other nine digits being the anomalies. ROC AUC per "
         "digit and the mean over the ten tasks; mean average precision (AP) with the anomalies "
         "as the positive class, about 90% of the test images (chance 0.9). Fit seconds: all "
-        "ten fits, wall-clock. skae: `OutlierDetector(random_state=0)`, a default `StackedAE` "
+        "ten fits, wall-clock. skae: `OutlierDetector(random_state=0)`, whose default autoencoder "
+        "is `StackedAE(early_stopping=True)` "
         f"({payload['skae_setting']}). Baselines: the reconstruction error of `PCA(32)`, "
         "`IsolationForest(random_state=0)`, `LocalOutlierFactor(novelty=True)` (LOF), "
         "`OneClassSVM(gamma='scale', nu=0.1)`. Contaminated: 5% of each training set are "
@@ -299,7 +301,9 @@ def main(argv=None):
         "smoke": args.smoke,
         "methods": METHODS,
         "skae_setting": (
-            "defaults" if not args.skae_params else f"StackedAE({json.dumps(args.skae_params)})"
+            "the detector's default"
+            if not args.skae_params
+            else f"here StackedAE with {json.dumps(args.skae_params)}"
         ),
         "skae_params": args.skae_params,
         "tasks": {},

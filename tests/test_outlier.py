@@ -134,11 +134,11 @@ def test_random_state_seeds_an_unseeded_autoencoder_only(data):
     np.testing.assert_array_equal(seeded.score_samples(train), again.score_samples(train))
 
 
-def test_default_estimator_is_a_default_stacked_autoencoder(rng):
+def test_default_estimator_is_a_stacked_autoencoder_with_early_stopping(rng):
     X = rng.uniform(size=(40, 5))
     detector = OutlierDetector(random_state=0).fit(X)
     assert isinstance(detector.estimator_, StackedAE)
-    expected = StackedAE(random_state=0).get_params()
+    expected = StackedAE(early_stopping=True, random_state=0).get_params()
     assert detector.estimator_.get_params() == expected
     assert detector.n_features_in_ == 5
 
