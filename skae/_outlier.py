@@ -35,12 +35,13 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
     Parameters
     ----------
     estimator : skae autoencoder, default=None
-        Any estimator derived from :class:`BaseAutoencoder`, unfitted; it is
-        cloned by ``fit``. None uses ``StackedAE(early_stopping=True)``, the
+        Any estimator derived from :class:`BaseAutoencoder`, fitted or not:
+        ``fit`` trains a clone. None uses ``StackedAE(early_stopping=True)``, the
         defaults but with 10% of the training rows held out to stop
         training when their reconstruction error stops improving: of the
         settings compared on held-out training images of mnist10k
-        (``benchmarks/outliers.py``), it separated the digits best.
+        (``benchmarks/outliers.py``), it tied for the best separation of the
+        digits.
         Scale the data as the autoencoder expects (for example in a
         ``Pipeline`` after ``MinMaxScaler``).
     contamination : float in (0, 0.5], default=0.1
@@ -97,8 +98,8 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
 
     def _make_estimator(self):
         if self.estimator is None:
-            # Early stopping ranked first of the settings compared on held-out training
-            # images in benchmarks/outliers.py --select (fewer epochs, less memorising).
+            # Early stopping tied for first of the settings compared on held-out training
+            # images (benchmarks/outliers.py --select): fewer epochs, less memorising.
             estimator = StackedAE(early_stopping=True)
         elif isinstance(self.estimator, BaseAutoencoder):
             estimator = clone(self.estimator)
