@@ -14,6 +14,7 @@ _EXPORTS = {
     "ConvolutionalAE": "._convolutional",
     "DenoisingAE": "._stacked",
     "EncoderClassifier": "._classifier",
+    "OutlierDetector": "._outlier",
     "SparseAE": "._stacked",
     "StackedAE": "._stacked",
     "VariationalAE": "._variational",
@@ -26,6 +27,7 @@ __all__ = [
     "ConvolutionalAE",
     "DenoisingAE",
     "EncoderClassifier",
+    "OutlierDetector",
     "SparseAE",
     "StackedAE",
     "VariationalAE",
@@ -38,6 +40,7 @@ if TYPE_CHECKING:  # for static analysis; at run time __getattr__ imports them
     from ._base import BaseAutoencoder
     from ._classifier import EncoderClassifier
     from ._convolutional import ConvolutionalAE
+    from ._outlier import OutlierDetector
     from ._saving import load, save
     from ._stacked import DenoisingAE, SparseAE, StackedAE
     from ._variational import VariationalAE

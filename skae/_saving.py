@@ -155,6 +155,14 @@ def _check_estimator(value, name):
     return value
 
 
+def _check_autoencoder(value, name):
+    from ._base import BaseAutoencoder
+
+    if not isinstance(value, BaseAutoencoder) or "model_" not in vars(value):
+        raise ValueError(f"{name} must be a fitted skae autoencoder; got {type(value).__name__}.")
+    return value
+
+
 def _check_output_config(value, name):
     if (
         not isinstance(value, dict)
@@ -184,6 +192,13 @@ FITTED_ATTRIBUTES = {
         "autoencoder_": _check_estimator,
         "classes_": _check_classes,
         "n_unlabeled_": _check_int,
+    },
+    # No network of its own: estimator_ is a saved autoencoder, checked by the same path.
+    "OutlierDetector": {
+        "n_features_in_": lambda v, n: _check_int(v, n, low=1),
+        "feature_names_in_": _check_names,
+        "estimator_": _check_autoencoder,
+        "offset_": _check_real,
     },
 }
 # Set by fit only for some data, or by methods other than fit (set_output).
@@ -302,6 +317,11 @@ def restore_state(estimator, state):
             f"feature_names_in_ holds {len(names_in)} names for n_features_in_="
             f"{estimator.n_features_in_}."
         )
+    if not estimator._network_attributes():  # a meta-estimator: its parts carry the weights
+        if state["network"] is not None or state["variables"] is not None:
+            raise ValueError(f"A saved {cls.__name__} carries no weights of its own.")
+        estimator._check_fitted_state(None)
+        return estimator
     if estimator.n_iter_ != len(estimator.loss_curve_):
         raise ValueError(
             f"n_iter_={estimator.n_iter_} disagrees with the {len(estimator.loss_curve_)} "

@@ -23,6 +23,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_is_fitted
 
 __all__ = [
+    "plot_anomalies",
     "plot_first_layer_features",
     "plot_latent_space",
     "plot_loss_curves",
@@ -547,3 +548,125 @@ def plot_samples(
     return _image_grid(
         plt, fig, images, cmap=cmap, vmin=float(np.min(rows)), vmax=float(np.max(rows))
     )
+
+
+def plot_anomalies(
+    detector, X, *, n_images=10, image_shape=None, show_errors=True, cmap="gray", fig=None
+):
+    """Show the most anomalous images over their reconstructions and pixel errors.
+
+    The ``n_images`` rows of ``X`` with the lowest ``detector.score_samples``
+    are shown, most anomalous first, each titled with its score, over the
+    autoencoder's reconstruction and, with ``show_errors``, the squared error
+    of each pixel (:meth:`~skae.OutlierDetector.reconstruction_errors`),
+    which shows what made the row odd.
+
+    Parameters
+    ----------
+    detector : fitted OutlierDetector or fitted autoencoder
+        Ranks the rows by ``score_samples`` and reconstructs them with its
+        ``estimator_`` (an :class:`~skae.OutlierDetector`) or itself: any
+        fitted estimator with ``score_samples``, ``transform`` and
+        ``inverse_transform``, such as a skae autoencoder or ``PCA``.
+    X : array-like of shape (n_samples, n_features) or (n_samples, height, width[, channels])
+        The images to rank: flat rows (with ``image_shape``) or an array of
+        images.
+    n_images : int, default=10
+        Number of columns; at most ``n_samples``.
+    image_shape : tuple of int, default=None
+        ``(height, width)`` or ``(height, width, channels)`` of one image
+        when ``X`` holds flat rows. None infers a square image from
+        ``n_features``.
+    show_errors : bool, default=True
+        Add a row with each pixel's squared reconstruction error (averaged
+        over channels), on a colour scale shared by the row.
+    cmap : str or Colormap, default='gray'
+        Colormap of single-channel images and of the errors. The images and
+        reconstructions share the colour scale of the originals shown.
+    fig : matplotlib Figure or SubFigure, default=None
+        Where to draw (a grid of new axes is added to it); a new figure
+        when None.
+
+    Returns
+    -------
+    images : ndarray of matplotlib.image.AxesImage, shape (n_rows, n_images)
+        Row 0 holds the originals, row 1 the reconstructions and, with
+        ``show_errors``, row 2 the squared errors; column 0 is the most
+        anomalous row. ``images[0, 0].figure`` is the figure.
+
+    See Also
+    --------
+    plot_reconstructions : The first images over their reconstructions.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> from sklearn.datasets import load_digits
+    >>> from skae import OutlierDetector, StackedAE
+    >>> from skae.plot import plot_anomalies
+    >>> X = load_digits().data / 16
+    >>> ae = StackedAE(n_components=8, hidden_layer_sizes=(32,), epochs=5)
+    >>> detector = OutlierDetector(ae, random_state=0)
+    >>> detector = detector.fit(X)  # a short training, enough for the example
+    >>> images = plot_anomalies(detector, X, n_images=6)
+    >>> images.shape
+    (3, 6)
+    """
+    plt = _pyplot("plot_anomalies")
+    check_is_fitted(detector)
+    autoencoder = getattr(detector, "estimator_", detector)
+    if not all(
+        callable(getattr(owner, method, None))
+        for owner, method in [
+            (detector, "score_samples"),
+            (autoencoder, "transform"),
+            (autoencoder, "inverse_transform"),
+        ]
+    ):
+        raise TypeError(
+            "plot_anomalies needs a fitted OutlierDetector or autoencoder (score_samples, "
+            f"transform and inverse_transform); got {type(detector).__name__}."
+        )
+    n_images = _check_count(n_images, "n_images")
+    rows, shape = _split_images(X, image_shape)
+    scores = np.asarray(detector.score_samples(rows))
+    n_images = min(n_images, scores.shape[0])
+    # A stable sort: ties keep the rows' order, so the figure is reproducible.
+    worst = np.argsort(scores, kind="stable")[:n_images]
+    chosen = _take(rows, worst)
+    originals = _dense(chosen)
+    shape = _image_shape(originals.shape[1], shape)
+    reconstructions = _dense(autoencoder.inverse_transform(autoencoder.transform(chosen)))
+    shown = [originals, reconstructions]
+    labels = ["original", "reconstruction"]
+    if show_errors:
+        shown.append((reconstructions - originals) ** 2)
+        labels.append("squared error")
+
+    vmin, vmax = float(np.min(originals)), float(np.max(originals))
+    fig = _new_figure(plt, fig, (1.1 * n_images, 1.3 * len(shown)))
+    axes = np.asarray(fig.subplots(len(shown), n_images, squeeze=False))
+    drawn = np.empty(axes.shape, dtype=object)
+    for r, (data, label) in enumerate(zip(shown, labels, strict=True)):
+        is_error = label == "squared error"
+        for c in range(n_images):
+            image = _to_image(data[c], shape)
+            if is_error and image.ndim == 3:
+                image = image.mean(axis=2)
+            limits = (0.0, float(np.max(data)) or 1.0) if is_error else (vmin, vmax)
+            drawn[r, c] = axes[r, c].imshow(image, cmap=cmap, vmin=limits[0], vmax=limits[1])
+            _bare(axes[r, c])
+        axes[r, 0].set_ylabel(label, fontsize="small")
+    for c in range(n_images):
+        axes[0, c].set_title(f"{scores[worst[c]]:.3g}", fontsize="small")
+    return drawn
+
+
+def _take(X, rows):
+    """Rows ``rows`` of ``X``, in ``X``'s own container."""
+    if hasattr(X, "iloc"):
+        return X.iloc[rows]
+    if sp.issparse(X):
+        return X.tocsr()[rows]
+    return np.asarray(X)[rows]

@@ -36,6 +36,7 @@ GALLERY_ORDER = [
     "plot_sparse_features.py",
     "plot_variational.py",
     "plot_convolutional.py",
+    "plot_outliers.py",
     "plot_save_load.py",
 ]
 # Order of the autoencoders in the API reference; others follow by name.
