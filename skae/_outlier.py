@@ -8,7 +8,7 @@ from sklearn.utils import get_tags
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseAutoencoder
+from ._base import DOC_LINK_TEMPLATE, BaseAutoencoder
 from ._data import dense_rows
 from ._inference import INFERENCE_CHUNK
 from ._saving import estimator_state, restore_state
@@ -91,6 +91,9 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         "contamination": [Interval(Real, 0, 0.5, closed="right")],
         "random_state": ["random_state"],
     }
+
+    _doc_link_module = "skae"
+    _doc_link_template = DOC_LINK_TEMPLATE
 
     def __init__(self, estimator=None, *, contamination=0.1, random_state=None):
         self.estimator = estimator
