@@ -43,9 +43,11 @@ CASES = [
     ("MNIST 784-512-256-32", "mnist10k", MNIST_NETWORK, 1024, 8),
 ]
 TARGET_RATIO = {"digits": 1.3, "mnist10k": 1.05}
-# The best fraction of the matmul ceiling any skae path reached before this engine, per batch
-# (benchmarks/results/speed.md of stop 14: the XLA step loop's best epochs).
-PREVIOUS_BEST_FRACTION = {64: 0.41, 256: 0.76, 1024: 0.90}
+# The best fraction of the matmul ceiling that skae reached before this engine (973b67c, its
+# XLA step loop, which 'auto' chose for these fits), per batch, measured on this machine with
+# this network and the same ceiling (a one-off run of that commit; stop 14's speed.md gave 0.41,
+# 0.76 and 0.90 for another network against a ceiling of 117 GFLOP/s on another machine).
+PREVIOUS_BEST_FRACTION = {64: 0.35, 256: 0.54, 1024: 0.59}
 
 
 def sizes_of(n_features, network):
@@ -219,11 +221,14 @@ def targets(training, memory):
                 }
             )
         previous = PREVIOUS_BEST_FRACTION.get(row["batch_size"])
-        if row["data"] == "mnist10k" and previous is not None:
-            value = row["skae"]["best_fraction_of_ceiling"]
+        for contestant in ("skae", "skae_xla"):
+            if row["data"] != "mnist10k" or previous is None:
+                continue
+            value = row[contestant]["best_fraction_of_ceiling"]
             verdicts.append(
                 {
-                    "target": f"{row['case']}, batch {row['batch_size']}: fraction of ceiling",
+                    "target": f"{row['case']}, batch {row['batch_size']}: {contestant}'s "
+                    "fraction of ceiling",
                     "value": value,
                     "threshold": f">= {previous}",
                     "status": "PASS" if value >= previous else "FAIL",

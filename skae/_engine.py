@@ -83,9 +83,11 @@ def resolve_jit_compile(jit_compile):
     """``jit_compile='auto'`` made concrete for the current backend and devices.
 
     JAX always compiles (``jax.jit``); PyTorch runs eagerly. On TensorFlow 'auto' follows
-    Keras's own rule, XLA on GPUs only: on 2 CPU cores the whole-epoch graph without XLA
-    was faster for every network measured (``benchmarks/engine.py``; XLA made the digits
-    network's steps 20x slower, 14 ms against 0.6 ms).
+    Keras's own rule, XLA on GPUs only. On 2 CPU cores (8,000 MNIST rows, steady epochs,
+    one-off run with this engine) XLA made StackedAE 1.2-1.7x and VariationalAE 1.3x faster
+    after 1-2 s more compiling (``benchmarks/engine.py``), but DenoisingAE 6x slower (3.3 s
+    against 0.55 s: its noise) and ConvolutionalAE 18x slower (35 s against 1.9 s), so no
+    family gets it by default there; ``jit_compile=True`` asks for it.
     """
     backend = keras.backend.backend()
     if backend == "jax":

@@ -100,10 +100,10 @@ class StackedAE(BaseAutoencoder):
         takes the largest of 64, 128 and 256 that leaves at least 50
         optimizer steps per epoch: 64 below 6,400 samples, 128 below 12,800,
         then 256 (60,000 MNIST images train with 256). Larger batches use the
-        hardware better: on 2 CPU cores a 784-512-256 autoencoder (with XLA)
-        trained at about 0.3 of the float32 matmul ceiling with batch 64,
-        0.55-0.6 with 256 and 0.8-0.9 with 2048 (``benchmarks/speed.py``),
-        and on a GPU batch 1024 trained 9x more samples per second than 64.
+        hardware better: on 2 CPU cores a 784-512-256-32 autoencoder's best
+        epochs took 0.79 s with batch 64, 0.54 s with 256 and 0.35 s with
+        1024 on 8,000 images (``benchmarks/engine.py``), and on a GPU batch
+        1024 trained 9x more samples per second than 64.
         But each epoch then takes fewer steps: on digits and on 8,000 MNIST
         images, full fits with fewer than about 50 steps per epoch reached a
         worse held-out error or reached it later (``benchmarks/defaults.py``).
@@ -149,9 +149,11 @@ class StackedAE(BaseAutoencoder):
         random states are never touched.
     jit_compile : bool or 'auto', default='auto'
         Compile each training epoch with XLA (TensorFlow). ``'auto'``
-        compiles on GPUs, as Keras does, and not on CPU, where skae's
-        whole-epoch graphs ran faster without XLA for every network measured
-        (``benchmarks/engine.py``). JAX always compiles; PyTorch runs
+        compiles on GPUs, as Keras does, and not on CPU: there, on 2 cores
+        and 8,000 MNIST images, XLA made steady epochs of StackedAE 1.2-1.7x
+        and of VariationalAE 1.3x faster after 1-2 s more compiling
+        (``benchmarks/engine.py``), but DenoisingAE's 6x and
+        ConvolutionalAE's 18x slower. JAX always compiles; PyTorch runs
         eagerly. The choice made is ``model_.jit_compile``.
     dtype_policy : {'float32', 'mixed_float16', 'mixed_bfloat16'} or None, default=None
         Keras dtype policy of the network's layers. The mixed policies
