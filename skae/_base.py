@@ -651,6 +651,13 @@ def _data_range(X):
     return low, high
 
 
+def _require_unit_interval(X, what, advice=""):
+    """Raise ``ValueError`` unless ``X`` lies in [0, 1]; ``what`` names what needs it."""
+    low, high = _data_range(X)
+    if not 0 <= low <= high <= 1:
+        raise ValueError(f"{what} needs data in [0, 1]; X ranges over [{low:g}, {high:g}].{advice}")
+
+
 def _check_float32_range(X, name):
     low, high = _data_range(X)
     if max(-low, high) > _FLOAT32_MAX:

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import _LOSSES, BaseAutoencoder, _data_range
+from ._base import _LOSSES, BaseAutoencoder, _require_unit_interval
 
 
 class ConvolutionalAE(BaseAutoencoder):
@@ -331,26 +331,19 @@ class ConvolutionalAE(BaseAutoencoder):
             keras.activations.get(self.code_activation)
         except (ValueError, TypeError):
             raise ValueError(f"Unknown code_activation {self.code_activation!r}.") from None
-        low, high = _data_range(X)
-        if (
-            self.loss == "auto"
-            and self.output_activation == "sigmoid"
-            and not 0 <= low <= high <= 1
-        ):
-            raise ValueError(
-                "loss='auto' with output_activation='sigmoid' is binary cross-entropy, which "
-                f"needs data in [0, 1]; X ranges over [{low:g}, {high:g}]. Scale it (e.g. "
-                "MinMaxScaler) or use loss='mse'."
+        if self.loss == "auto" and self.output_activation == "sigmoid":
+            _require_unit_interval(
+                X,
+                "loss='auto' with output_activation='sigmoid' is binary cross-entropy, which",
+                " Scale it (e.g. MinMaxScaler) or use loss='mse'.",
             )
 
     def _check_resume_data(self, X):
         super()._check_resume_data(X)
         # loss='auto' was resolved with the network: binary cross-entropy stays [0, 1]-only.
-        low, high = _data_range(X)
-        if self._training_loss() == _LOSSES["binary_crossentropy"] and not 0 <= low <= high <= 1:
-            raise ValueError(
-                f"This {type(self).__name__} was fitted with binary cross-entropy, which needs "
-                f"data in [0, 1]; X ranges over [{low:g}, {high:g}]."
+        if self._training_loss() == _LOSSES["binary_crossentropy"]:
+            _require_unit_interval(
+                X, f"This {type(self).__name__} was fitted with binary cross-entropy, which"
             )
 
     def _training_loss(self):

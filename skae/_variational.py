@@ -8,7 +8,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseAutoencoder, _data_range
+from ._base import BaseAutoencoder, _data_range, _require_unit_interval
 from ._data import dense_rows
 from ._inference import INFERENCE_CHUNK, make_inference_function
 from ._layers import NegativeELBO, Sampling
@@ -260,27 +260,20 @@ class VariationalAE(BaseAutoencoder):
             raise ValueError(
                 f"hidden_layer_sizes must be a sequence of positive integers; got {sizes!r}."
             )
-        low, high = _data_range(X)
-        if (
-            self.loss == "auto"
-            and self.output_activation == "sigmoid"
-            and not 0 <= low <= high <= 1
-        ):
-            raise ValueError(
-                "loss='auto' with output_activation='sigmoid' is the Bernoulli likelihood, which "
-                f"needs data in [0, 1]; X ranges over [{low:g}, {high:g}]. Scale it (e.g. "
-                "MinMaxScaler) or use loss='mse'."
+        if self.loss == "auto" and self.output_activation == "sigmoid":
+            _require_unit_interval(
+                X,
+                "loss='auto' with output_activation='sigmoid' is the Bernoulli likelihood, which",
+                " Scale it (e.g. MinMaxScaler) or use loss='mse'.",
             )
 
     def _check_resume_data(self, X):
         super()._check_resume_data(X)
         # loss='auto' fixed the likelihood at the first fit: continuing a Bernoulli model on
         # data outside [0, 1] trained it on a meaningless loss (found by test_bad_input.py).
-        low, high = _data_range(X)
-        if self.likelihood_ == "bernoulli" and not 0 <= low <= high <= 1:
-            raise ValueError(
-                "This VariationalAE was fitted with the Bernoulli likelihood, which needs data "
-                f"in [0, 1]; X ranges over [{low:g}, {high:g}]."
+        if self.likelihood_ == "bernoulli":
+            _require_unit_interval(
+                X, "This VariationalAE was fitted with the Bernoulli likelihood, which"
             )
 
     def _likelihood(self, output_activation):
