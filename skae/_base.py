@@ -19,10 +19,16 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._data import TrainingRows, resolve_batch_size
-from ._engine import Trainer, resolve_jit_compile, resolve_verbose
+from ._engine import Trainer, make_optimizer, resolve_jit_compile, resolve_verbose
 from ._inference import INFERENCE_CHUNK, make_inference_function, predict_in_chunks
 from ._layers import GaussianNoise, MaskingNoise, NegativeELBO, SparsityPenalty
-from ._saving import estimator_state, layer_mismatch, network_size_bound, restore_state
+from ._saving import (
+    estimator_state,
+    layer_mismatch,
+    network_size_bound,
+    network_variables,
+    restore_state,
+)
 from ._seeding import SeedStream, seed_from_random_state
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -246,9 +252,7 @@ class BaseAutoencoder(
 
     def _compile(self, model, loss="auto"):
         """Give ``model`` a fresh optimizer of the estimator's settings (saved with it)."""
-        optimizer = keras.optimizers.get(
-            {"class_name": self.optimizer, "config": {"learning_rate": float(self.learning_rate)}}
-        )
+        optimizer = make_optimizer(self.optimizer, self.learning_rate)
         if getattr(self, "dtype_policy", None) == "mixed_float16":
             # Keras adds loss scaling only for a model-wide policy; ours is per layer.
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
@@ -529,15 +533,7 @@ class BaseAutoencoder(
                 f"its parameters (layer {mismatch}), as after set_params changed a network "
                 "parameter; restore the parameters or refit."
             )
-        optimizer = model.optimizer
-        built = optimizer is not None and optimizer.built
-        variables = {
-            "model": [keras.ops.convert_to_numpy(v) for v in model.variables],
-            "optimizer": [keras.ops.convert_to_numpy(v) for v in optimizer.variables]
-            if built
-            else [],
-        }
-        return estimator_state(self, network, variables)
+        return estimator_state(self, network, network_variables(model))
 
     def __setstate__(self, state):
         restore_state(self, state)

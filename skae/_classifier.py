@@ -16,9 +16,9 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from ._base import _OPTIMIZERS, DOC_LINK_TEMPLATE, BaseAutoencoder, _check_float32_range
 from ._data import TrainingRows
-from ._engine import Trainer, resolve_jit_compile, resolve_verbose
+from ._engine import Trainer, make_optimizer, resolve_jit_compile, resolve_verbose
 from ._inference import make_inference_function, predict_in_chunks
-from ._saving import estimator_state, restore_state
+from ._saving import estimator_state, network_variables, restore_state
 from ._seeding import SeedStream, seed_from_random_state
 
 # The marker of an unlabeled sample, as in sklearn.semi_supervised.
@@ -423,13 +423,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         )(code)
         model = keras.Model(copy.inputs[0], probabilities, name="EncoderClassifier")
         model.compile(
-            optimizer=keras.optimizers.get(
-                {
-                    "class_name": self.optimizer,
-                    # A Python float: Keras refuses NumPy scalars (e.g. from np.logspace).
-                    "config": {"learning_rate": float(self.learning_rate)},
-                }
-            ),
+            optimizer=make_optimizer(self.optimizer, self.learning_rate),
             loss="sparse_categorical_crossentropy",
             # The autoencoder's choice of XLA, made concrete for this backend and device.
             jit_compile=resolve_jit_compile(getattr(self.autoencoder, "jit_compile", "auto")),
@@ -508,14 +502,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
                 "optimizer or freeze_encoder parameter (changed with set_params after fit); "
                 "restore the parameters or refit."
             )
-        built = optimizer is not None and optimizer.built
-        variables = {
-            "model": [keras.ops.convert_to_numpy(v) for v in model.variables],
-            "optimizer": [keras.ops.convert_to_numpy(v) for v in optimizer.variables]
-            if built
-            else [],
-        }
-        return estimator_state(self, {}, variables)
+        return estimator_state(self, {}, network_variables(model))
 
     def __setstate__(self, state):
         restore_state(self, state)

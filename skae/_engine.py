@@ -101,6 +101,13 @@ def resolve_jit_compile(jit_compile):
     return bool(tf.config.list_logical_devices("GPU"))
 
 
+def make_optimizer(name, learning_rate):
+    """A fresh Keras optimizer ``name`` (e.g. 'adam') with ``learning_rate``."""
+    # A Python float: Keras refuses NumPy scalars (e.g. from np.logspace).
+    config = {"learning_rate": float(learning_rate)}
+    return keras.optimizers.get({"class_name": name, "config": config})
+
+
 def resolve_verbose(verbose):
     """``verbose`` as 0 (silent) or 1 (one line per epoch); 'auto' prints on a terminal."""
     if verbose == "auto":
@@ -567,4 +574,11 @@ class _TorchRunner:
         return total / n_rows
 
 
-__all__ = ["Trainer", "TrainingResult", "TrainingRows", "resolve_jit_compile", "resolve_verbose"]
+__all__ = [
+    "Trainer",
+    "TrainingResult",
+    "TrainingRows",
+    "make_optimizer",
+    "resolve_jit_compile",
+    "resolve_verbose",
+]

@@ -247,6 +247,16 @@ def estimator_state(estimator, network, variables):
     }
 
 
+def network_variables(model):
+    """The arrays of ``model``'s variables and of its optimizer's, once built."""
+    optimizer = model.optimizer
+    built = optimizer is not None and optimizer.built
+    return {
+        "model": [keras.ops.convert_to_numpy(v) for v in model.variables],
+        "optimizer": [keras.ops.convert_to_numpy(v) for v in optimizer.variables] if built else [],
+    }
+
+
 def restore_state(estimator, state):
     """Validate ``state`` and make ``estimator`` (fresh from ``__new__``) hold it.
 
