@@ -50,6 +50,18 @@ def optimizer_steps(estimator):
 
 
 @pytest.fixture
+def no_convergence_warnings():
+    """Small epoch budgets stop training before convergence on purpose: no warning noise."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+@pytest.fixture
 def rng():
     return np.random.default_rng(0)
 

@@ -33,12 +33,7 @@ def classifier(**params):
     return EncoderClassifier(**{**FINE_TUNING, "random_state": 0, **params})
 
 
-@pytest.fixture(autouse=True)
-def _no_convergence_warnings():
-    # Small epoch budgets stop training before convergence on purpose.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        yield
+pytestmark = pytest.mark.usefixtures("no_convergence_warnings")
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,8 @@
 """NumPy scalars as parameters: what grids such as ``np.arange`` and ``np.logspace`` give."""
 
-import warnings
-
 import numpy as np
 import pytest
 from sklearn.base import clone
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
@@ -74,12 +71,7 @@ FAMILY_NUMERIC = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _no_convergence_warnings():
-    # One or two epochs stop training before convergence on purpose.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        yield
+pytestmark = pytest.mark.usefixtures("no_convergence_warnings")
 
 
 @pytest.fixture(scope="module")

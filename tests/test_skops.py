@@ -4,7 +4,6 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import MinMaxScaler
@@ -17,9 +16,8 @@ TINY = dict(n_components=4, hidden_layer_sizes=(8,), epochs=2, batch_size=32, ra
 
 
 @pytest.fixture(autouse=True)
-def _no_convergence_warnings():
+def _quiet(no_convergence_warnings):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
         warnings.simplefilter("ignore", UserWarning)  # the unlabeled rows, said once
         yield
 

@@ -1,10 +1,7 @@
 """Continuing training (warm_start, partial_fit) after set_params changed the network."""
 
-import warnings
-
 import numpy as np
 import pytest
-from sklearn.exceptions import ConvergenceWarning
 
 from skae import ConvolutionalAE, StackedAE, VariationalAE
 
@@ -17,12 +14,7 @@ CHANGES = {
 }
 
 
-@pytest.fixture(autouse=True)
-def _no_convergence_warnings():
-    # Two epochs stop training before convergence on purpose.
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        yield
+pytestmark = pytest.mark.usefixtures("no_convergence_warnings")
 
 
 @pytest.fixture(scope="module")
