@@ -212,7 +212,12 @@ def render(payload):
             f"{'yes' if target['mean_above_every_baseline'] else 'no'}; above PCA(32) on "
             f"{target['digits_above_pca']} of {target['n_digits']} digits.\n"
         )
-    lines += [
+    return "\n".join([*lines, *footer(payload)])
+
+
+def footer(payload):
+    """The machine, the wall time and the command that regenerates the results."""
+    return [
         common.machine_line(payload["machine"]),
         "",
         f"Total wall time: {payload['wall_seconds']:.0f} s.",
@@ -220,7 +225,6 @@ def render(payload):
         f"Regenerate: `{payload['command']}`",
         "",
     ]
-    return "\n".join(lines)
 
 
 def plot(payload, folder):
@@ -366,12 +370,7 @@ def render_selection(payload):
             "OutlierDetector(StackedAE(settings), random_state=0).",
             "",
             common.markdown_table(["detector", *[str(d) for d in digits], "mean"], rows),
-            common.machine_line(payload["machine"]),
-            "",
-            f"Total wall time: {payload['wall_seconds']:.0f} s.",
-            "",
-            f"Regenerate: `{payload['command']}`",
-            "",
+            *footer(payload),
         ]
     )
 
