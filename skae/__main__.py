@@ -85,7 +85,9 @@ def _tensorflow_log_level_applied():
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m skae", description=__doc__)
     parser.add_argument("--n-components", type=int, nargs="+", default=[8])
-    parser.add_argument("--epochs", type=int, default=200)
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="StackedAE's epochs (default: its 'auto')"
+    )
     parser.add_argument("--random-state", type=int, default=0)
     args = parser.parse_args(argv)
     # A newcomer's console shows TensorFlow's C++ logging only on request. Set before
@@ -116,7 +118,7 @@ def _compare(args):
         models = {
             "PCA": PCA(n_components, random_state=args.random_state),
             "StackedAE": StackedAE(
-                n_components, epochs=args.epochs, random_state=args.random_state
+                n_components, epochs=args.epochs or "auto", random_state=args.random_state
             ),
         }
         for name, reducer in models.items():
@@ -132,7 +134,7 @@ def _compare(args):
             # reducer fitted once on the training images (without their labels).
             classifier = LogisticRegression(max_iter=2000).fit(reducer.transform(X_train), y_train)
             accuracy = classifier.score(codes, y_test)
-            note = "  (all epochs used: still improving)" if budget_used else ""
+            note = "  (epochs ran out: still improving)" if budget_used else ""
             print(
                 f"{name:<12} {n_components:>9} {mse:>10.5f} {accuracy:>12.3f} {seconds:>7.1f}{note}"
             )

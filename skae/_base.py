@@ -18,8 +18,14 @@ from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._data import TrainingRows, resolve_batch_size
-from ._engine import Trainer, make_optimizer, resolve_jit_compile, resolve_verbose
+from ._data import TrainingRows, resolve_batch_size, resolve_epochs
+from ._engine import (
+    Trainer,
+    learning_rates,
+    make_optimizer,
+    resolve_jit_compile,
+    resolve_verbose,
+)
 from ._inference import INFERENCE_CHUNK, make_inference_function, predict_in_chunks
 from ._layers import GaussianNoise, MaskingNoise, NegativeELBO, SparsityPenalty
 from ._saving import (
@@ -88,7 +94,8 @@ class BaseAutoencoder(
         "optimizer": [StrOptions(_OPTIMIZERS)],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
-        "epochs": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate_schedule": [StrOptions({"cosine", "constant"})],
+        "epochs": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
@@ -368,6 +375,8 @@ class BaseAutoencoder(
             snapshot, previous_curve = None, []
 
         batch_size = resolve_batch_size(self.batch_size, len(rows))
+        epochs = resolve_epochs(epochs, len(rows), batch_size)
+        schedule = "constant" if partial else self._schedule()
         trainer = self._trainer_for(model, batch_size)
         try:
             result = trainer.fit(
@@ -383,6 +392,7 @@ class BaseAutoencoder(
                 n_iter_no_change=self.n_iter_no_change,
                 callbacks=self.callbacks or [],
                 verbose=resolve_verbose(self.verbose),
+                rates=learning_rates(self.learning_rate, epochs, schedule),
             )
         except BaseException:
             if snapshot is not None:
@@ -407,14 +417,27 @@ class BaseAutoencoder(
         self.best_loss_ = result.best_loss
         self.n_iter_ = len(self.loss_curve_)
         if not partial and not (result.converged or result.stopped_by_callback):
+            if schedule == "cosine":
+                detail = (
+                    "its last epoch, at the end of the cosine learning-rate schedule, still "
+                    f"decreased the loss by more than tol={self.tol} of the fit's decrease"
+                )
+            else:
+                detail = (
+                    f"the loss was still improving by more than tol={self.tol} of its value "
+                    f"within {self.n_iter_no_change} epochs"
+                )
             warnings.warn(
-                f"{type(self).__name__} used all {epochs} epochs while the loss was still "
-                f"improving by more than tol={self.tol} within {self.n_iter_no_change} epochs; "
-                "the training may not have converged. Raise epochs to train longer.",
+                f"{type(self).__name__} used all {epochs} epochs and {detail}; the training "
+                f"may not have converged. Raise epochs (now {self.epochs!r}) to train longer.",
                 ConvergenceWarning,
                 stacklevel=3,
             )
         return self
+
+    def _schedule(self):
+        """The learning-rate schedule of a fit; families without the parameter keep a constant."""
+        return getattr(self, "learning_rate_schedule", "constant")
 
     # ------------------------------------------------------------------ inference
     def transform(self, X):

@@ -141,7 +141,8 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
     n_iter_no_change : int, default=10
         Epochs without an improvement of at least ``tol`` before stopping.
     tol : float, default=1e-4
-        Minimum improvement of the monitored loss.
+        Minimum improvement of the monitored loss, relative to its best value
+        (0.001 is 0.1%).
     verbose : {0, 1, 2, 'auto'}, default=0
         0 is silent; 1 and 2 print one line per fine-tuning epoch; 'auto'
         prints when standard output is a terminal.

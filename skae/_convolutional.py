@@ -99,8 +99,9 @@ class ConvolutionalAE(BaseAutoencoder):
     validation_fraction : float, default=0.1
     n_iter_no_change : int, default=10
         Epochs without an improvement of at least ``tol`` before stopping.
-    tol : float, default=1e-5
-        Minimum improvement of the monitored loss.
+    tol : float, default=1e-3
+        Minimum improvement of the monitored loss, relative to its best value
+        (0.001 is 0.1%).
     callbacks : list of keras.callbacks.Callback, default=None
         Keras callbacks, called by skae's training engine at epoch
         granularity: ``on_epoch_*`` every epoch with ``loss`` (and
@@ -231,7 +232,7 @@ class ConvolutionalAE(BaseAutoencoder):
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
-        tol=1e-5,
+        tol=1e-3,
         callbacks=None,
         verbose=0,
         warm_start=False,

@@ -90,7 +90,8 @@ class VariationalAE(BaseAutoencoder):
     n_iter_no_change : int, default=10
         Epochs without an improvement of at least ``tol`` before stopping.
     tol : float, default=1e-4
-        Minimum improvement of the monitored loss, in nats per sample.
+        Minimum improvement of the monitored loss, relative to its best value
+        (1e-4 of a loss of 100 nats per sample is 0.01 nats).
     callbacks : list of keras.callbacks.Callback, default=None
         Keras callbacks, called by skae's training engine at epoch
         granularity: ``on_epoch_*`` every epoch with ``loss`` (and
