@@ -84,6 +84,15 @@ def test_vae_cae_mnist_smoke(tmp_path):
     assert models == {"ConvolutionalAE", "StackedAE"}
 
 
+@needs_mnist
+def test_vae_nll_smoke(tmp_path):
+    saved = run_smoke("vae_nll", tmp_path, "--mnist", str(MNIST10K))
+    (default, latent_40) = saved["records"]
+    assert default["model"] == "defaults" and latent_40["n_components"] == 40
+    # The bound tightens with the draws: the K=1 estimate is the worst.
+    assert all(r["test_nll_k200"] < r["test_nll_k1"] for r in saved["records"])
+
+
 def test_defaults_smoke(tmp_path):
     saved = run_smoke("defaults", tmp_path, "--datasets", "digits")
     (result, *_) = saved["datasets"]["digits"]["results"]
