@@ -375,6 +375,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     folder = common.output_folder(args)
     payload = {
+        "benchmark": "time_to_quality",
+        "smoke": args.smoke,
         "command": common.command_line(
             "time_to_quality.py", sys.argv[1:] if argv is None else argv
         ),

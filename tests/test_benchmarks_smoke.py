@@ -93,6 +93,15 @@ def test_vae_nll_smoke(tmp_path):
     assert all(r["test_nll_k200"] < r["test_nll_k1"] for r in saved["records"])
 
 
+def test_time_to_quality_smoke(tmp_path):
+    saved = run_smoke("time_to_quality", tmp_path, "--datasets", "digits")
+    (entry,) = saved["datasets"]["digits"]["results"]
+    models = [row["model"] for row in entry["rows"]]
+    assert models[0] == "PCA" and "StackedAE" in models and "MLPRegressor" in models
+    assert entry["rows"][0]["mse_over_pca"] == 1.0
+    assert "| digits k=8: StackedAE test MSE" in (tmp_path / "time_to_quality.md").read_text()
+
+
 def test_defaults_smoke(tmp_path):
     saved = run_smoke("defaults", tmp_path, "--datasets", "digits")
     (result, *_) = saved["datasets"]["digits"]["results"]
