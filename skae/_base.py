@@ -378,7 +378,7 @@ class BaseAutoencoder(
     def _fit_unsafe(self, X, *, epochs, continue_training, partial, sample_weight):
         resume = continue_training and hasattr(self, "model_")
         X = self._check_X(X, reset=not resume)
-        X, sample_weight = check_sample_weight(sample_weight, X)
+        X, _, sample_weight = _check_fit_weights(sample_weight, X)
         output_activation = self._check_params_against_data(X)
         if resume:
             self._check_resume_data(X)
@@ -695,21 +695,23 @@ def _require_unit_interval(X, what, advice=""):
         raise ValueError(f"{what} needs data in [0, 1]; X ranges over [{low:g}, {high:g}].{advice}")
 
 
-def check_sample_weight(sample_weight, X):
-    """Validated weights and ``X`` without its zero-weight rows: ``(X, weights or None)``.
+def _check_fit_weights(sample_weight, X, y=None):
+    """Validated weights, with ``X`` and ``y`` without the zero-weight rows.
 
-    Removing the rows, rather than giving them weight zero in their batches, makes
+    Returns ``(X, y, weights)``; ``weights`` is None when ``sample_weight`` is. Removing
+    the rows, rather than giving them weight zero in their batches, makes
     ``fit(X, sample_weight=mask)`` the fit of ``X[mask > 0]`` exactly.
     """
     if sample_weight is None:
-        return X, None
+        return X, y, None
     sample_weight = _check_sample_weight(
         sample_weight, X, dtype=np.float64, ensure_non_negative=True
     )
     kept = np.flatnonzero(sample_weight)
     if len(kept) < len(sample_weight):
         X, sample_weight = X[kept], sample_weight[kept]
-    return X, sample_weight
+        y = None if y is None else y[kept]
+    return X, y, sample_weight
 
 
 def _check_float32_range(X, name):
