@@ -14,7 +14,7 @@ from skae import (
     VariationalAE,
 )
 
-from .conftest import tiny
+from .conftest import STOCHASTIC_WEIGHTS, tiny
 
 # One instance per public class, plus one that combines the options that change the network
 # (tied weights, greedy pretraining, masking noise). Each instance costs about 45 checks, so
@@ -61,22 +61,8 @@ SEMI_SUPERVISED_LABELS = (
 )
 
 
-# The check compares a fit with integer weights against one on the rows repeated that many
-# times. Minibatch SGD sees other batches (and batch_size='auto' another batch size) in the
-# two, so the networks differ; the weighted loss is the repeated data's loss only in
-# expectation. Zero weights do remove rows exactly, and equal weights give the unweighted fit
-# exactly: tests/test_sample_weight.py asserts both, and that weights pull the fit.
-STOCHASTIC_WEIGHTS = (
-    "minibatch training: weight k equals k repeated rows in expectation, not exactly; "
-    "zero and equal weights are exact (tests/test_sample_weight.py)"
-)
-
-
 def expected_failed_checks(estimator):
-    failures = {
-        "check_sample_weight_equivalence_on_dense_data": STOCHASTIC_WEIGHTS,
-        "check_sample_weight_equivalence_on_sparse_data": STOCHASTIC_WEIGHTS,
-    }
+    failures = dict(STOCHASTIC_WEIGHTS)
     # The ConvolutionalAE above (no dense code layer) passes them: its convolutions gave
     # each row the same float32 outputs wherever it sat in a batch.
     if not isinstance(estimator, ConvolutionalAE):
