@@ -120,6 +120,9 @@ class SparsityPenalty(keras.layers.Layer):
     autoencoder term; activations must lie in (0, 1), e.g. a sigmoid code),
     plus ``l1 * mean over the batch of sum_j |a_j|``.
 
+    The penalty is one value for the batch, not a sum over rows, so sample
+    weights do not enter it.
+
     A layer rather than ``activity_regularizer``: Keras divides activity
     regularisers by the batch size, which would make the batch-level KL term
     depend on ``batch_size``.

@@ -494,7 +494,10 @@ class SparseAE(StackedAE):
     where ``mean_j`` is code unit ``j``'s mean activation over the batch,
     and optionally ``activity_l1`` times the code's L1 norm. The penalty
     drives each unit to be active for only a fraction ``sparsity_target``
-    of the inputs, which allows codes wider than the input.
+    of the inputs, which allows codes wider than the input. In a weighted
+    fit (``sample_weight``) the penalty, a function of the batch's mean
+    activations, uses their unweighted mean over the batch's rows; the
+    reconstruction loss is weighted, and zero-weight rows are removed.
 
     Parameters are those of :class:`StackedAE`; the defaults of
     ``n_components``, ``code_activation`` and ``sparsity_weight`` differ.

@@ -241,6 +241,16 @@ def test_classifier_weights_ones_and_zeros(X, labeled, mask):
     assert weighted.n_unlabeled_ == without.n_unlabeled_
 
 
+def test_a_classifier_saved_before_class_weight_existed_loads(X, labeled):
+    fitted = classifier().fit(X, labeled)
+    state = fitted.__getstate__()
+    del state["params"]["class_weight"]
+    restored = EncoderClassifier.__new__(EncoderClassifier)
+    restored.__setstate__(state)
+    assert restored.class_weight is None
+    np.testing.assert_array_equal(restored.predict_proba(X), fitted.predict_proba(X))
+
+
 def test_balanced_class_weight_counts_labeled_rows_only_and_changes_the_fit(X, labeled):
     balanced = classifier(class_weight="balanced").fit(X, labeled)
     counts = np.bincount(labeled[labeled >= 0])
