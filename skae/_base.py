@@ -16,7 +16,7 @@ from sklearn.base import (
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._data import TrainingRows, resolve_batch_size, resolve_epochs
 from ._engine import (
@@ -161,8 +161,12 @@ class BaseAutoencoder(
         params = self.get_params(deep=False)
         return {n: _comparable(params[n]) for n in self._network_param_names if n in params}
 
-    def _pretrain(self, layers, X, rows, seeds):
-        """Train before the end-to-end phase (e.g. greedy layer-wise); no-op by default."""
+    def _pretrain(self, layers, X, rows, seeds, sample_weight=None):
+        """Train before the end-to-end phase (e.g. greedy layer-wise); no-op by default.
+
+        ``sample_weight`` (aligned to ``X``'s rows, or None) weights the rows as the
+        end-to-end training does.
+        """
 
     @property
     def _n_features_out(self):
@@ -297,7 +301,7 @@ class BaseAutoencoder(
 
     # ------------------------------------------------------------------ training
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Train the autoencoder on ``X``.
 
         Parameters
@@ -306,45 +310,82 @@ class BaseAutoencoder(
             Training data. CSR/CSC matrices are densified one batch at a time.
         y : None
             Ignored; present so that the estimator fits in a supervised Pipeline.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row's loss; None weights rows equally.
+            The loss is ``sum(w * loss) / sum(w)``: a row of weight 2 counts,
+            in expectation, as that row twice, and only the weights' ratios
+            matter (equal weights give exactly the unweighted fit). Rows of
+            weight zero are removed before training, so they do not enter
+            the data range, the validation split or any batch. With
+            ``early_stopping`` the validation loss is weighted alike. See
+            :ref:`sample_weight`.
 
         Returns
         -------
         self : object
             The fitted estimator.
         """
-        return self._fit(X, epochs=self.epochs, continue_training=self.warm_start)
+        return self._fit(
+            X, epochs=self.epochs, continue_training=self.warm_start, sample_weight=sample_weight
+        )
 
-    def fit_transform(self, X, y=None):
-        """Fit to ``X``, then return its codes, shape (n_samples, n_components)."""
-        self.fit(X, y)
+    def fit_transform(self, X, y=None, sample_weight=None):
+        """Fit to ``X``, then return its codes, shape (n_samples, n_components).
+
+        ``sample_weight`` is that of :meth:`fit`; every row of ``X`` is encoded.
+        """
+        self.fit(X, y, sample_weight=sample_weight)
         return self.transform(X)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None):
+    def partial_fit(self, X, y=None, sample_weight=None):
         """One pass (epoch) over ``X``, continuing from the current weights.
 
         The first call builds the network from ``X``; later calls must give
         the same number of features. No validation split or early stopping
         is used; ``loss_curve_`` gains one entry per call.
-        """
-        return self._fit(X, epochs=1, continue_training=True, partial=True)
 
-    def _fit(self, X, *, epochs, continue_training, partial=False):
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            Training data of this pass.
+        y : None
+            Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of this pass's rows, as in :meth:`fit`: they are
+            normalised within the call, so only their ratios within ``X``
+            matter.
+
+        Returns
+        -------
+        self : object
+            The estimator.
+        """
+        return self._fit(
+            X, epochs=1, continue_training=True, partial=True, sample_weight=sample_weight
+        )
+
+    def _fit(self, X, *, epochs, continue_training, partial=False, sample_weight=None):
         # validate_data(reset=True) writes n_features_in_ before anything can fail:
         # keep the whole previous state so a failed call leaves the estimator as it was.
         previous_state = dict(self.__dict__)
         try:
             return self._fit_unsafe(
-                X, epochs=epochs, continue_training=continue_training, partial=partial
+                X,
+                epochs=epochs,
+                continue_training=continue_training,
+                partial=partial,
+                sample_weight=sample_weight,
             )
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(previous_state)
             raise
 
-    def _fit_unsafe(self, X, *, epochs, continue_training, partial):
+    def _fit_unsafe(self, X, *, epochs, continue_training, partial, sample_weight):
         resume = continue_training and hasattr(self, "model_")
         X = self._check_X(X, reset=not resume)
+        X, _, sample_weight = _check_fit_weights(sample_weight, X)
         output_activation = self._check_params_against_data(X)
         if resume:
             self._check_resume_data(X)
@@ -370,7 +411,7 @@ class BaseAutoencoder(
             )
             _set_dtype_policy(layers, getattr(self, "dtype_policy", None))
             model, encoder, decoder = self._assemble(layers, self._input_shape(X.shape[1]))
-            self._pretrain(layers, X, rows, seeds)
+            self._pretrain(layers, X, rows, seeds, sample_weight)
             self._compile(model)
             snapshot, previous_curve = None, []
 
@@ -380,13 +421,13 @@ class BaseAutoencoder(
         trainer = self._trainer_for(model, batch_size)
         try:
             result = trainer.fit(
-                TrainingRows(X, rows, batch_size, shuffle=self.shuffle),
+                TrainingRows(X, rows, batch_size, weights=sample_weight, shuffle=self.shuffle),
                 epochs=epochs,
                 seed=seeds(),
                 validation=(
                     None
                     if validation_rows is None
-                    else TrainingRows(X, validation_rows, batch_size)
+                    else TrainingRows(X, validation_rows, batch_size, weights=sample_weight)
                 ),
                 tol=self.tol,
                 n_iter_no_change=self.n_iter_no_change,
@@ -675,6 +716,25 @@ def _require_unit_interval(X, what, advice=""):
     low, high = _data_range(X)
     if not 0 <= low <= high <= 1:
         raise ValueError(f"{what} needs data in [0, 1]; X ranges over [{low:g}, {high:g}].{advice}")
+
+
+def _check_fit_weights(sample_weight, X, y=None):
+    """Validated weights, with ``X`` and ``y`` without the zero-weight rows.
+
+    Returns ``(X, y, weights)``; ``weights`` is None when ``sample_weight`` is. Removing
+    the rows, rather than giving them weight zero in their batches, makes
+    ``fit(X, sample_weight=mask)`` the fit of ``X[mask > 0]`` exactly.
+    """
+    if sample_weight is None:
+        return X, y, None
+    sample_weight = _check_sample_weight(
+        sample_weight, X, dtype=np.float64, ensure_non_negative=True
+    )
+    kept = np.flatnonzero(sample_weight)
+    if len(kept) < len(sample_weight):
+        X, sample_weight = X[kept], sample_weight[kept]
+        y = None if y is None else y[kept]
+    return X, y, sample_weight
 
 
 def _check_float32_range(X, name):

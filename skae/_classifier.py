@@ -11,10 +11,17 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.frozen import FrozenEstimator
 from sklearn.preprocessing import LabelEncoder
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from ._base import _OPTIMIZERS, DOC_LINK_TEMPLATE, BaseAutoencoder, _check_float32_range
+from ._base import (
+    _OPTIMIZERS,
+    DOC_LINK_TEMPLATE,
+    BaseAutoencoder,
+    _check_fit_weights,
+    _check_float32_range,
+)
 from ._data import TrainingRows
 from ._engine import Trainer, make_optimizer, resolve_jit_compile, resolve_verbose
 from ._inference import make_inference_function, predict_in_chunks
@@ -121,6 +128,14 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
     freeze_encoder : bool, default=False
         If True, the encoder's weights stay as pretrained and only the
         softmax head is trained.
+    class_weight : dict, 'balanced' or None, default=None
+        Weights of the classes in the fine-tuning loss, as in scikit-learn's
+        classifiers: ``{label: weight}`` (classes not named weigh 1; a label
+        that is not among the labeled rows' classes is a ValueError), or
+        'balanced', ``n_labeled / (n_classes * np.bincount(y_labeled))``,
+        computed over the labeled rows only (unlabeled rows, -1, do not
+        count). They multiply ``sample_weight`` in fine-tuning; pretraining
+        the autoencoder uses ``sample_weight`` alone.
     optimizer : {'adam', 'adamw', 'nadam', 'rmsprop', 'sgd'}, default='adam'
         Optimizer of the fine-tuning phase.
     learning_rate : float, default=1e-3
@@ -205,6 +220,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
     _parameter_constraints: dict = {
         "autoencoder": [HasMethods(["fit"]), None],
         "freeze_encoder": ["boolean"],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
         "optimizer": [StrOptions(_OPTIMIZERS)],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -223,6 +239,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         autoencoder=None,
         *,
         freeze_encoder=False,
+        class_weight=None,
         optimizer="adam",
         learning_rate=1e-3,
         batch_size=32,
@@ -237,6 +254,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
     ):
         self.autoencoder = autoencoder
         self.freeze_encoder = freeze_encoder
+        self.class_weight = class_weight
         self.optimizer = optimizer
         self.learning_rate = learning_rate
         self.batch_size = batch_size
@@ -250,8 +268,11 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ training
+    # Files saved before the parameter existed load with its default (skae/_saving.py).
+    _params_added_later = ("class_weight",)
+
     @_fit_context(prefer_skip_nested_validation=False)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Pretrain the autoencoder on all of ``X``, then fine-tune on the labeled rows.
 
         Parameters
@@ -261,6 +282,14 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             densified one batch at a time.
         y : array-like of shape (n_samples,)
             Class labels; -1 marks an unlabeled row (see the class notes).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row. The autoencoder is pretrained
+            with them (see :meth:`StackedAE.fit`) and the fine-tuning
+            cross-entropy of the labeled rows is ``sum(w * loss) / sum(w)``
+            with ``w`` the sample weight times the class weight
+            (``class_weight``). Rows of weight zero are removed before
+            anything is trained; labeled rows whose class weighs zero are
+            left out of fine-tuning.
 
         Returns
         -------
@@ -271,13 +300,13 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         # keep the whole previous state so a failed call leaves the estimator as it was.
         previous_state = dict(self.__dict__)
         try:
-            return self._fit(X, y)
+            return self._fit(X, y, sample_weight)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(previous_state)
             raise
 
-    def _fit(self, X, y):
+    def _fit(self, X, y, sample_weight):
         autoencoder = self._autoencoder()
         frozen = isinstance(autoencoder, FrozenEstimator)
         if not isinstance(autoencoder.estimator if frozen else autoencoder, BaseAutoencoder):
@@ -296,6 +325,7 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             y_numeric=False,
         )
         _check_float32_range(X, "X")
+        X, y, sample_weight = _check_fit_weights(sample_weight, X, y)
         labeled = ~_unlabeled_mask(y)
         if not labeled.any():
             raise ValueError(
@@ -323,6 +353,8 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
                 f"class, {classes[0]!r}."
             )
 
+        tuning_weights = self._fine_tuning_weights(y, labeled, classes, sample_weight)
+
         seeds = SeedStream(seed_from_random_state(self.random_state))
         autoencoder = clone(autoencoder)
         params = autoencoder.get_params(deep=False)
@@ -330,10 +362,17 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         autoencoder_seed = seeds()
         if "random_state" in params and params["random_state"] is None:
             autoencoder.set_params(random_state=autoencoder_seed)
-        autoencoder.fit(X, None)  # FrozenEstimator.fit requires y
+        if sample_weight is None:
+            autoencoder.fit(X, None)  # FrozenEstimator.fit requires y
+        else:
+            autoencoder.fit(X, None, sample_weight=sample_weight)
         encoder = self._fitted_encoder(autoencoder, X.shape[1])
 
-        labeled_rows = np.flatnonzero(labeled)
+        # Rows whose class weighs zero are left out, as zero sample weights are.
+        if tuning_weights is None:
+            labeled_rows = np.flatnonzero(labeled)
+        else:
+            labeled_rows = np.flatnonzero(labeled & (tuning_weights > 0))
         validation_rows = None
         if self.early_stopping:
             kept, held_out = _validation_split(
@@ -350,13 +389,22 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
             jit_compile=model.jit_compile,
         )
         result = trainer.fit(
-            TrainingRows(X, labeled_rows, batch_size, targets=targets, shuffle=self.shuffle),
+            TrainingRows(
+                X,
+                labeled_rows,
+                batch_size,
+                targets=targets,
+                weights=tuning_weights,
+                shuffle=self.shuffle,
+            ),
             epochs=int(self.epochs),
             seed=seeds(),
             validation=(
                 None
                 if validation_rows is None
-                else TrainingRows(X, validation_rows, batch_size, targets=targets)
+                else TrainingRows(
+                    X, validation_rows, batch_size, targets=targets, weights=tuning_weights
+                )
             ),
             tol=self.tol,
             n_iter_no_change=self.n_iter_no_change,
@@ -386,6 +434,34 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
                 stacklevel=3,
             )
         return self
+
+    def _fine_tuning_weights(self, y, labeled, classes, sample_weight):
+        """Each row's weight in fine-tuning (sample weight times class weight), or None."""
+        class_weight = self.class_weight
+        if class_weight is None:
+            return sample_weight
+        if isinstance(class_weight, dict):
+            unknown = [label for label in class_weight if label not in set(classes)]
+            if unknown:
+                raise ValueError(
+                    f"class_weight names the labels {unknown}, which are not among the classes "
+                    f"of the labeled rows, {classes.tolist()}."
+                )
+            values = np.asarray(list(class_weight.values()), dtype=np.float64)
+            if not np.all(np.isfinite(values) & (values >= 0)):
+                raise ValueError(
+                    f"class_weight must map labels to finite non-negative weights; got "
+                    f"{class_weight!r}."
+                )
+        weights = np.ones(len(y)) if sample_weight is None else sample_weight.copy()
+        # The unlabeled rows (-1) neither count for 'balanced' nor are fine-tuned on.
+        weights[labeled] *= compute_sample_weight(class_weight, y[labeled])
+        if not np.any(weights[labeled] > 0):
+            raise ValueError(
+                f"class_weight={class_weight!r} with these sample weights gives every labeled "
+                "row weight zero: there is nothing to fine-tune on."
+            )
+        return weights
 
     def _autoencoder(self):
         if self.autoencoder is None:

@@ -68,16 +68,24 @@ class TrainingRows:
     """Rows ``rows`` of ``X`` (with integer ``targets`` aligned to ``X``'s rows, or the inputs
     themselves as targets) to train or evaluate on, in mini-batches of ``batch_size``.
 
+    ``weights`` (non-negative, aligned to ``X``'s rows) weight each row's loss. They are
+    rescaled to mean 1 over ``rows``, so that a batch's loss ``mean(w * loss)`` estimates
+    without bias ``sum(w * loss) / sum(w)`` over all the rows, the loss of the data with each
+    row repeated in proportion to its weight. Equal weights are then all exactly 1, and are
+    dropped (``self.weights`` is None): they train on the unweighted path, with the same
+    results.
+
     ``resident`` says whether a float32 copy goes to the device whole (``RESIDENT_BYTES``);
     otherwise ``chunks`` yields consecutive pieces of an epoch's order, each a whole number
     of batches, so that streamed and resident data train on exactly the same batches.
     """
 
-    def __init__(self, X, rows, batch_size, *, targets=None, shuffle=False):
+    def __init__(self, X, rows, batch_size, *, targets=None, weights=None, shuffle=False):
         self.X = X
         self.rows = np.asarray(rows)
         self.batch_size = int(batch_size)
         self.targets = targets
+        self.weights = _mean_one_weights(weights, self.rows)
         self.shuffle = shuffle
         row_bytes = 4 * int(np.prod(X.shape[1:]))
         self.resident = (
@@ -108,9 +116,26 @@ class TrainingRows:
         rows = self.rows if positions is None else self.rows[positions]
         return np.asarray(self.targets[rows], dtype=np.int32)
 
+    def row_weights(self, positions=None):
+        """Float32 weights of the rows at ``positions`` (None when unweighted)."""
+        if self.weights is None:
+            return None
+        return self.weights if positions is None else self.weights[positions]
+
     def chunks(self, order):
-        """``(inputs, labels)`` for consecutive pieces of ``order`` (positions
+        """``(inputs, labels, weights)`` for consecutive pieces of ``order`` (positions
         into ``rows``), each of ``chunk_rows`` rows but the last."""
         for start in range(0, len(order), self.chunk_rows):
             positions = order[start : start + self.chunk_rows]
-            yield self.inputs(positions), self.labels(positions)
+            yield self.inputs(positions), self.labels(positions), self.row_weights(positions)
+
+
+def _mean_one_weights(weights, rows):
+    """``weights[rows]`` as float32 scaled to mean 1, or None where they are all equal."""
+    if weights is None or len(rows) == 0:
+        return None
+    weights = np.asarray(weights, dtype=np.float64)[rows]
+    if np.all(weights == weights[0]):
+        return None
+    weights = weights / weights.max()  # first to at most 1: the mean cannot overflow
+    return (weights / weights.mean()).astype(np.float32)

@@ -9,6 +9,11 @@ steps, on PyTorch an eager loop over device-resident batches. The order of the r
 drawn on the device from ``(seed, epoch)``, so training is reproducible without any global
 seed. Callbacks see epochs: ``on_train_batch_begin``/``end`` run once per compiled call
 (an epoch, or a chunk of streamed data), with that call's mean loss.
+
+Weighted rows (``TrainingRows.weights``, scaled to mean 1) ride with the data: a vector of
+weights placed beside the inputs and gathered with the same positions, so a batch's loss is
+``mean(w * loss)``. Unweighted data place ``None`` there and run the same operations as
+before weights existed.
 """
 
 import math
@@ -142,8 +147,10 @@ class Trainer:
 
     ``loss`` is a Keras loss name comparing targets with the model's output, or None when
     the model's layers add the whole loss (``add_loss``); added losses and weight
-    regularizers always count. A trainer is kept between ``partial_fit`` calls, so its
-    compiled functions are traced once.
+    regularizers always count. An added loss of shape ``(batch,)`` holds per-row values
+    (``NegativeELBO``'s): the trainer averages it, weighted as the main loss; a scalar one
+    (a penalty on the whole batch, a weight regularizer) counts as it is. A trainer is kept
+    between ``partial_fit`` calls, so its compiled functions are traced once.
     """
 
     def __init__(self, model, *, loss, batch_size, jit_compile=False):
@@ -157,15 +164,17 @@ class Trainer:
         runner = {"tensorflow": _TensorFlowRunner, "jax": _JaxRunner, "torch": _TorchRunner}
         self._runner = runner.get(backend, _TorchRunner)(self)
 
-    def compute_loss(self, targets, outputs, added_losses):
-        """The training objective of one batch, in float32."""
+    def compute_loss(self, targets, outputs, added_losses, weights=None):
+        """The training objective of one batch, in float32; ``weights`` (one per row,
+        mean 1 over the data) weight the per-row terms."""
         ops = keras.ops
         total = ops.convert_to_tensor(0.0, "float32")
         if self.loss is not None:
             per_sample = keras.losses.get(self.loss)(targets, ops.cast(outputs, "float32"))
-            total = total + ops.mean(per_sample)
+            total = total + _row_mean(per_sample, weights)
         for term in added_losses:
-            total = total + ops.cast(term, "float32")
+            term = ops.cast(term, "float32")
+            total = total + (term if len(term.shape) == 0 else _row_mean(term, weights))
         return total
 
     def fit(
@@ -251,10 +260,20 @@ class Trainer:
         # Streamed: the same order, drawn on the device, read back to gather each chunk.
         order = keras.ops.convert_to_numpy(runner.order(n_rows, seed, epoch, data.shuffle))
         total = 0.0
-        for inputs, labels in data.chunks(order):
-            chunk = runner.place_arrays(inputs, labels)
+        for inputs, labels, weights in data.chunks(order):
+            chunk = runner.place_arrays(inputs, labels, weights)
             total += float(runner.train(chunk, runner.order(len(inputs), seed, epoch, False)))
         return total / n_rows
+
+
+def _row_mean(values, weights):
+    """The batch mean of per-row ``values``, weighted by ``weights`` unless None."""
+    ops = keras.ops
+    if weights is None:
+        return ops.mean(values)
+    if len(values.shape) > 1:
+        values = ops.mean(ops.reshape(values, (ops.shape(values)[0], -1)), axis=1)
+    return ops.mean(values * weights)
 
 
 def _print_epoch(label, epoch, epochs, logs, seconds):
@@ -303,11 +322,20 @@ class _TensorFlowRunner:
         for start in range(0, len(data), step):
             positions = np.arange(start, min(start + step, len(data)))
             inputs.scatter_update(tf.IndexedSlices(data.inputs(positions), positions))
-        return inputs, None if labels is None else tf.constant(labels)
+        weights = data.row_weights()
+        return (
+            inputs,
+            None if labels is None else tf.constant(labels),
+            None if weights is None else tf.constant(weights),
+        )
 
-    def place_arrays(self, inputs, labels):
+    def place_arrays(self, inputs, labels, weights=None):
         tf = self.tf
-        return tf.constant(inputs), None if labels is None else tf.constant(labels)
+        return (
+            tf.constant(inputs),
+            None if labels is None else tf.constant(labels),
+            None if weights is None else tf.constant(weights),
+        )
 
     def order(self, n_rows, seed, epoch, shuffle):
         tf = self.tf
@@ -320,26 +348,25 @@ class _TensorFlowRunner:
 
     # -- training
     def train(self, placed, order):
-        inputs, labels = placed
         if self.strategy is not None:
-            return self._train_stepwise(inputs, labels, order)
-        return self._train(inputs, labels, order)
+            return self._train_stepwise(*placed, order)
+        return self._train(*placed, order)
 
-    def _batch(self, inputs, labels, positions):
+    def _batch(self, inputs, labels, weights, positions):
         tf = self.tf
         x = tf.gather(inputs, positions)
         x = tf.reshape(x, (-1, *_input_shape(self.model)))
         y = tf.reshape(x, (tf.shape(x)[0], -1)) if labels is None else tf.gather(labels, positions)
-        return x, y
+        return x, y, None if weights is None else tf.gather(weights, positions)
 
-    def _step(self, x, y, share=1.0):
-        """One optimizer step on batch ``(x, y)``; returns the batch's loss."""
+    def _step(self, x, y, w=None, share=1.0):
+        """One optimizer step on batch ``(x, y)`` with row weights ``w``; returns its loss."""
         tf = self.tf
         model, optimizer = self.model, self.model.optimizer
         variables = model.trainable_variables
         with tf.GradientTape() as tape:
             outputs = model(x, training=True)
-            loss = self.trainer.compute_loss(y, outputs, model.losses)
+            loss = self.trainer.compute_loss(y, outputs, model.losses, w)
             scaled = optimizer.scale_loss(loss * share)
         gradients = tape.gradient(scaled, variables)
         if self.strategy is None and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
@@ -356,35 +383,35 @@ class _TensorFlowRunner:
             optimizer.apply(gradients, variables)
         return loss
 
-    def _train_graph(self, inputs, labels, order):
+    def _train_graph(self, inputs, labels, weights, order):
         tf = self.tf
         batch = self.trainer.batch_size
         n_rows = tf.shape(order)[0]
         n_full = n_rows // batch
 
         def body(i, total):
-            x, y = self._batch(inputs, labels, tf.slice(order, [i * batch], [batch]))
-            return i + 1, total + self._step(x, y) * batch
+            x, y, w = self._batch(inputs, labels, weights, tf.slice(order, [i * batch], [batch]))
+            return i + 1, total + self._step(x, y, w) * batch
 
         _, total = tf.while_loop(
             lambda i, total: i < n_full, body, (tf.constant(0), tf.constant(0.0))
         )
 
         def remainder():
-            x, y = self._batch(inputs, labels, order[n_full * batch :])
-            return total + self._step(x, y) * tf.cast(n_rows - n_full * batch, tf.float32)
+            x, y, w = self._batch(inputs, labels, weights, order[n_full * batch :])
+            return total + self._step(x, y, w) * tf.cast(n_rows - n_full * batch, tf.float32)
 
         if order.shape[0] is not None:  # a static length (XLA): the last batch's size is known
             return remainder() if order.shape[0] % batch else total
         return tf.cond(n_rows > n_full * batch, remainder, lambda: total)
 
-    def _distributed_step(self, x, y):
+    def _distributed_step(self, x, y, w):
         # Under a tf.distribute strategy each replica trains on its share of the batch
         # (Keras 3.15's TensorFlow trainer cannot loop steps inside one call either).
         tf = self.tf
         strategy = self.strategy
 
-        def replica_step(x, y):
+        def replica_step(x, y, w):
             context = tf.distribute.get_replica_context()
             n_replicas = context.num_replicas_in_sync
             n_rows = tf.shape(x)[0]
@@ -392,24 +419,25 @@ class _TensorFlowRunner:
             begin = tf.minimum(context.replica_id_in_sync_group * share, n_rows)
             size = tf.minimum(share, n_rows - begin)
             x_part, y_part = x[begin : begin + size], y[begin : begin + size]
+            w_part = None if w is None else w[begin : begin + size]
             weight = tf.cast(size, tf.float32) / tf.cast(n_rows, tf.float32)
-            return self._step(x_part, y_part, share=weight) * weight
+            return self._step(x_part, y_part, w_part, share=weight) * weight
 
-        losses = strategy.run(replica_step, args=(x, y))
+        losses = strategy.run(replica_step, args=(x, y, w))
         return strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None)
 
-    def _train_stepwise(self, inputs, labels, order):
+    def _train_stepwise(self, inputs, labels, weights, order):
         tf = self.tf
         batch = self.trainer.batch_size
         n_rows = int(order.shape[0])
         total = 0.0
         for start in range(0, n_rows, batch):
-            x, y = self._batch(inputs, labels, order[start : start + batch])
-            total += float(self._step_call(x, y)) * int(x.shape[0])
+            x, y, w = self._batch(inputs, labels, weights, order[start : start + batch])
+            total += float(self._step_call(x, y, w)) * int(x.shape[0])
         return tf.constant(total)
 
     # -- evaluation
-    def _evaluate_graph(self, inputs, labels):
+    def _evaluate_graph(self, inputs, labels, weights):
         tf = self.tf
         model = self.model
         n_rows = tf.shape(inputs)[0]
@@ -417,9 +445,9 @@ class _TensorFlowRunner:
 
         def body(i, total):
             positions = tf.range(i * EVALUATION_ROWS, tf.minimum((i + 1) * EVALUATION_ROWS, n_rows))
-            x, y = self._batch(inputs, labels, positions)
+            x, y, w = self._batch(inputs, labels, weights, positions)
             outputs = model(x, training=False)
-            loss = self.trainer.compute_loss(y, outputs, model.losses)
+            loss = self.trainer.compute_loss(y, outputs, model.losses, w)
             return i + 1, total + loss * tf.cast(tf.size(positions), tf.float32)
 
         _, total = tf.while_loop(
@@ -447,9 +475,9 @@ class _JaxRunner:
         )
 
     def place(self, data):
-        return self.place_arrays(data.inputs(), data.labels())
+        return self.place_arrays(data.inputs(), data.labels(), data.row_weights())
 
-    def place_arrays(self, inputs, labels):
+    def place_arrays(self, inputs, labels, weights=None):
         # Under a keras.distribution (DataParallel), rows are sharded as Keras shards batches.
         distribution = keras.distribution.distribution()
 
@@ -459,7 +487,11 @@ class _JaxRunner:
             layout = distribution.get_data_layout(array.shape).backend_layout
             return self.jax.device_put(array, layout)
 
-        return put(inputs), None if labels is None else put(labels)
+        return (
+            put(inputs),
+            None if labels is None else put(labels),
+            None if weights is None else put(weights),
+        )
 
     def order(self, n_rows, seed, epoch, shuffle):
         import jax.numpy as jnp
@@ -477,28 +509,28 @@ class _JaxRunner:
             [v.value for v in model.optimizer.variables],
         )
 
-    def _batch(self, inputs, labels, positions):
+    def _batch(self, inputs, labels, weights, positions):
         x = inputs[positions].reshape((-1, *_input_shape(self.model)))
         y = x.reshape((x.shape[0], -1)) if labels is None else labels[positions]
-        return x, y
+        return x, y, None if weights is None else weights[positions]
 
-    def _loss(self, trainable, non_trainable, x, y, training):
+    def _loss(self, trainable, non_trainable, x, y, w, training):
         outputs, non_trainable, losses = self.model.stateless_call(
             trainable, non_trainable, x, training=training, return_losses=True
         )
-        return self.trainer.compute_loss(y, outputs, losses), non_trainable
+        return self.trainer.compute_loss(y, outputs, losses, w), non_trainable
 
-    def _train_stateless(self, state, inputs, labels, order):
+    def _train_stateless(self, state, inputs, labels, weights, order):
         jax = self.jax
         optimizer = self.model.optimizer
         batch = self.trainer.batch_size
 
         def step(carry, positions):
             trainable, non_trainable, optimizer_state = carry
-            x, y = self._batch(inputs, labels, positions)
+            x, y, w = self._batch(inputs, labels, weights, positions)
 
             def objective(trainable):
-                loss, updated = self._loss(trainable, non_trainable, x, y, True)
+                loss, updated = self._loss(trainable, non_trainable, x, y, w, True)
                 # Loss scaling reads the optimizer's scale: a stateless scope, as in Keras.
                 mapping = list(zip(optimizer.variables, optimizer_state, strict=True))
                 with keras.StatelessScope(state_mapping=mapping):
@@ -533,13 +565,13 @@ class _JaxRunner:
                 variable.assign(value)
         return total
 
-    def _evaluate_stateless(self, trainable, non_trainable, inputs, labels):
+    def _evaluate_stateless(self, trainable, non_trainable, inputs, labels, weights):
         n_rows = inputs.shape[0]
         total = 0.0
         for start in range(0, n_rows, EVALUATION_ROWS):
             positions = np.arange(start, min(start + EVALUATION_ROWS, n_rows))
-            x, y = self._batch(inputs, labels, positions)
-            loss, _ = self._loss(trainable, non_trainable, x, y, False)
+            x, y, w = self._batch(inputs, labels, weights, positions)
+            loss, _ = self._loss(trainable, non_trainable, x, y, w, False)
             total = total + loss * len(positions)
         return total
 
@@ -559,13 +591,13 @@ class _TorchRunner:
         self.model = trainer.model
 
     def place(self, data):
-        return self.place_arrays(data.inputs(), data.labels())
+        return self.place_arrays(data.inputs(), data.labels(), data.row_weights())
 
-    def place_arrays(self, inputs, labels):
-        ops = keras.ops
-        return ops.convert_to_tensor(inputs), None if labels is None else ops.convert_to_tensor(
-            labels
-        )
+    def place_arrays(self, inputs, labels, weights=None):
+        def put(array):
+            return None if array is None else keras.ops.convert_to_tensor(array)
+
+        return put(inputs), put(labels), put(weights)
 
     def order(self, n_rows, seed, epoch, shuffle):
         torch = self.torch
@@ -576,10 +608,10 @@ class _TorchRunner:
         generator.manual_seed(int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0]))
         return torch.randperm(n_rows, generator=generator, device=device)
 
-    def _batch(self, inputs, labels, positions):
+    def _batch(self, inputs, labels, weights, positions):
         x = inputs[positions].reshape((-1, *_input_shape(self.model)))
         y = x.reshape((x.shape[0], -1)) if labels is None else labels[positions]
-        return x, y
+        return x, y, None if weights is None else weights[positions]
 
     def train(self, placed, order):
         torch = self.torch
@@ -588,10 +620,10 @@ class _TorchRunner:
         total = 0.0
         for start in range(0, len(order), self.trainer.batch_size):
             positions = order[start : start + self.trainer.batch_size]
-            x, y = self._batch(*placed, positions)
+            x, y, w = self._batch(*placed, positions)
             model.zero_grad()
             outputs = model(x, training=True)
-            loss = self.trainer.compute_loss(y, outputs, model.losses)
+            loss = self.trainer.compute_loss(y, outputs, model.losses, w)
             optimizer.scale_loss(loss).backward()
             gradients = [v.value.grad for v in variables]
             with torch.no_grad():
@@ -602,13 +634,12 @@ class _TorchRunner:
     def evaluate(self, placed, n_rows):
         torch = self.torch
         model = self.model
-        inputs, labels = placed
         total = 0.0
         with torch.no_grad():
             for start in range(0, n_rows, EVALUATION_ROWS):
                 positions = torch.arange(start, min(start + EVALUATION_ROWS, n_rows))
-                x, y = self._batch(inputs, labels, positions)
-                loss = self.trainer.compute_loss(y, model(x, training=False), model.losses)
+                x, y, w = self._batch(*placed, positions)
+                loss = self.trainer.compute_loss(y, model(x, training=False), model.losses, w)
                 total += float(loss) * len(positions)
         return total / n_rows
 

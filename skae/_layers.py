@@ -120,6 +120,9 @@ class SparsityPenalty(keras.layers.Layer):
     autoencoder term; activations must lie in (0, 1), e.g. a sigmoid code),
     plus ``l1 * mean over the batch of sum_j |a_j|``.
 
+    The penalty is one value for the batch, not a sum over rows, so sample
+    weights do not enter it.
+
     A layer rather than ``activity_regularizer``: Keras divides activity
     regularisers by the batch size, which would make the batch-level KL term
     depend on ``batch_size``.
@@ -278,11 +281,13 @@ class NegativeELBO(keras.layers.Layer):
     """Identity on a VAE's reconstruction that adds the negative ELBO as a loss.
 
     Called on ``[x, reconstruction, z_mean, z_log_var]``, it returns
-    ``reconstruction`` and adds the batch mean of
+    ``reconstruction`` and adds, per sample and in nats,
 
     ``-log p(x | z) + beta * KL(N(z_mean, exp(z_log_var)) || N(0, I))``
 
-    to the model's losses, in nats per sample. The likelihood is
+    to the model's losses: a tensor of shape ``(batch,)``, which skae's
+    training engine averages over the batch, weighted by the rows' sample
+    weights when there are some (Keras's own ``Model.fit`` would sum it). The likelihood is
     ``'bernoulli'`` (binary cross-entropy summed over features; ``x`` in
     [0, 1], ``reconstruction`` the probabilities) or ``'gaussian'`` with unit
     variance (half the summed squared error plus ``n_features / 2 *
@@ -308,7 +313,8 @@ class NegativeELBO(keras.layers.Layer):
 
     def call(self, inputs):
         x, reconstruction, z_mean, z_log_var = inputs
-        self.add_loss(ops.mean(self.negative_elbo(x, reconstruction, z_mean, z_log_var)))
+        # Per row, not the batch mean: the engine weights rows (sample_weight) before averaging.
+        self.add_loss(self.negative_elbo(x, reconstruction, z_mean, z_log_var))
         return reconstruction
 
     def reconstruction_nll(self, x, reconstruction):

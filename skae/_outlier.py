@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, OutlierMixin, _fit_context, clone
 from sklearn.utils import get_tags
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ._base import DOC_LINK_TEMPLATE, BaseAutoencoder
 from ._data import dense_rows
@@ -118,7 +118,7 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         return estimator
 
     @_fit_context(prefer_skip_nested_validation=False)  # the autoencoder validates its own
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Train the autoencoder on ``X`` and set the threshold ``offset_``.
 
         Parameters
@@ -128,6 +128,13 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         y : None
             Ignored; present so that the detector fits in a Pipeline and in
             a grid search with labelled validation data.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative row weights, passed to the autoencoder's ``fit``
+            (see :meth:`StackedAE.fit`). The threshold is then the weighted
+            ``contamination`` quantile of the training scores (NumPy's
+            ``inverted_cdf`` quantile with weights), so a row of weight
+            zero does not count, and equal weights give the unweighted
+            threshold.
 
         Returns
         -------
@@ -137,10 +144,14 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
         # A failed fit (bad data, a diverged training) leaves the detector as it was.
         previous_state = dict(self.__dict__)
         try:
-            estimator = self._make_estimator().fit(X)
+            estimator = self._make_estimator()
+            if sample_weight is None:
+                estimator.fit(X)
+            else:
+                estimator.fit(X, sample_weight=sample_weight)
             scores = estimator.score_samples(X)
             # As IsolationForest: a `contamination` share of training scores lies below it.
-            offset = float(np.percentile(scores, 100.0 * self.contamination))
+            offset = _percentile(scores, 100.0 * self.contamination, sample_weight)
             for name in ("n_features_in_", "feature_names_in_"):
                 self.__dict__.pop(name, None)
                 if hasattr(estimator, name):
@@ -253,3 +264,16 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
                 f"n_features_in_={self.n_features_in_} disagrees with the saved estimator_'s "
                 f"{self.estimator_.n_features_in_}."
             )
+
+
+def _percentile(scores, q, sample_weight):
+    """``np.percentile`` of ``scores``, weighted by ``sample_weight`` unless None or equal."""
+    if sample_weight is None:
+        return float(np.percentile(scores, q))
+    # The autoencoder's fit validated the weights against X.
+    weights = _check_sample_weight(sample_weight, scores, dtype=np.float64)
+    # Without the zero-weight rows, as the autoencoder was trained.
+    scores, weights = scores[weights > 0], weights[weights > 0]
+    if np.all(weights == weights[0]):
+        return float(np.percentile(scores, q))
+    return float(np.percentile(scores, q, weights=weights, method="inverted_cdf"))

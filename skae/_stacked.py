@@ -47,8 +47,8 @@ class StackedAE(BaseAutoencoder):
     the data's units and binary cross-entropy needs targets in [0, 1]). The
     sparsity penalty acts on the code, so it applies in the last phase,
     which trains the code layer. Phases use the optimizer settings,
-    ``batch_size``, ``shuffle``, ``tol``, ``n_iter_no_change`` and ``l2`` of
-    the estimator, run on the training rows only (not the
+    ``batch_size``, ``shuffle``, ``tol``, ``n_iter_no_change``, ``l2`` and
+    ``sample_weight`` of the estimator, run on the training rows only (not the
     ``early_stopping`` validation rows), do not call ``callbacks`` and do not
     warn about convergence. A fresh network (the first ``fit``, or the first
     ``partial_fit``) is pretrained; warm-started training is not.
@@ -370,24 +370,26 @@ class StackedAE(BaseAutoencoder):
             )
         return layers
 
-    def _pretrain(self, layers, X, rows, seeds):
+    def _pretrain(self, layers, X, rows, seeds, sample_weight=None):
         if self.pretrain is None:
             self.pretrain_loss_curves_ = None
             return
         inputs = X if len(rows) == X.shape[0] else X[rows]
+        weights = None if sample_weight is None else sample_weight[rows]
         curves = []
         for i in range(self._depth(layers)):
             if i > 0:
                 # Layer i - 1 is final from here on: its codes are computed once, not per epoch.
                 inputs = predict_in_chunks(layers[f"encoder_{i - 1}"], inputs)
-            curves.append(self._pretrain_phase(layers, i, inputs, seeds))
+            curves.append(self._pretrain_phase(layers, i, inputs, seeds, weights))
         self.pretrain_loss_curves_ = curves
 
-    def _pretrain_phase(self, layers, i, inputs, seeds):
+    def _pretrain_phase(self, layers, i, inputs, seeds, weights=None):
         """Train encoder layer ``i`` and its mirror to reconstruct ``inputs``.
 
         ``inputs`` are the training rows of the data (``i == 0``) or the
-        cached codes of encoder layer ``i - 1``. Returns the loss curve.
+        cached codes of encoder layer ``i - 1``; ``weights`` are theirs.
+        Returns the loss curve.
         """
         depth = self._depth(layers)
         encoder = layers[f"encoder_{i}"]
@@ -406,7 +408,13 @@ class StackedAE(BaseAutoencoder):
         self._compile(model, loss=loss)
         batch_size = resolve_batch_size(self.batch_size, inputs.shape[0])
         result = self._trainer_for(model, batch_size, loss=loss).fit(
-            TrainingRows(inputs, np.arange(inputs.shape[0]), batch_size, shuffle=self.shuffle),
+            TrainingRows(
+                inputs,
+                np.arange(inputs.shape[0]),
+                batch_size,
+                weights=weights,
+                shuffle=self.shuffle,
+            ),
             epochs=int(self.pretrain_epochs),
             seed=seeds(),
             tol=self.tol,
@@ -513,7 +521,10 @@ class SparseAE(StackedAE):
     where ``mean_j`` is code unit ``j``'s mean activation over the batch,
     and optionally ``activity_l1`` times the code's L1 norm. The penalty
     drives each unit to be active for only a fraction ``sparsity_target``
-    of the inputs, which allows codes wider than the input.
+    of the inputs, which allows codes wider than the input. In a weighted
+    fit (``sample_weight``) the penalty, a function of the batch's mean
+    activations, uses their unweighted mean over the batch's rows; the
+    reconstruction loss is weighted, and zero-weight rows are removed.
 
     Parameters are those of :class:`StackedAE`; the defaults of
     ``n_components``, ``code_activation`` and ``sparsity_weight`` differ.

@@ -30,8 +30,9 @@ class VariationalAE(BaseAutoencoder):
 
         -log p(x | z) + beta * KL(q(z | x) || N(0, I))
 
-    It is added by a :class:`~skae._layers.NegativeELBO` layer, so training
-    runs through the ordinary ``keras.Model.fit`` on any Keras backend.
+    A :class:`~skae._layers.NegativeELBO` layer adds it per row, and skae's
+    training engine averages it over each batch, weighted by the rows'
+    ``sample_weight`` in a weighted fit.
     ``loss_curve_`` holds the training loss (one posterior sample per
     example, plus any ``l2`` penalty); a validation loss is evaluated at the
     posterior mean, as :meth:`score_samples` is.

@@ -8,7 +8,8 @@ Run it by hand with, e.g., ``KERAS_BACKEND=jax python -m pytest tests/backend_ch
 For every public estimator it covers fit (same ``random_state``, same model), transform,
 inverse_transform, score and score_samples, partial_fit (one pass per call), pickling and
 ``skae.save``/``skae.load``, ``VariationalAE.sample`` (reproducible), and
-``EncoderClassifier``'s fit, predict, predict_proba, score, pickling and saving.
+``EncoderClassifier``'s fit, predict, predict_proba, score, pickling and saving, and
+weighted fits (``sample_weight``).
 """
 
 import os
@@ -145,6 +146,22 @@ def test_partial_fit_from_scratch_and_after_unpickling(data):
     restored = pickle.loads(pickle.dumps(ae))
     restored.partial_fit(X)
     assert restored.n_iter_ == 2 and np.all(np.isfinite(restored.loss_curve_))
+
+
+@pytest.mark.parametrize("name", ["StackedAE", "VariationalAE"])
+def test_sample_weights_ones_zeros_and_others(data, name):
+    # The weights ride with the data in each backend's runner; the ELBO is weighted per row.
+    X = data[0][:60]
+    estimator = AUTOENCODERS[name]
+    mask = (np.arange(len(X)) % 3 > 0).astype(float)
+    without = fit_quietly(clone(estimator), X[mask > 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        zeros = clone(estimator).fit(X, sample_weight=mask)
+        varied = clone(estimator).fit(X, sample_weight=mask * np.linspace(0.5, 2, len(X)))
+    np.testing.assert_array_equal(zeros.transform(X), without.transform(X))
+    assert np.all(np.isfinite(varied.loss_curve_))
+    assert not np.array_equal(varied.transform(X), without.transform(X))
 
 
 def test_encoder_classifier_fit_predict_and_round_trips(digits, tmp_path):

@@ -15,20 +15,20 @@ class RecordingAE(StackedAE):
     """A StackedAE that records every layer's weights around each pretraining phase and
     after pretraining, each phase's inputs, and the lower layers' codes computed directly."""
 
-    def _pretrain_phase(self, layers, i, inputs, seeds):
+    def _pretrain_phase(self, layers, i, inputs, seeds, weights=None):
         before = _weights(layers)
         expected = self.X_seen_
         for j in range(i):
             expected = keras.ops.convert_to_numpy(layers[f"encoder_{j}"](expected))
-        curve = super()._pretrain_phase(layers, i, inputs, seeds)
+        curve = super()._pretrain_phase(layers, i, inputs, seeds, weights)
         self.phases_.append(
             {"before": before, "after": _weights(layers), "inputs": inputs, "expected": expected}
         )
         return curve
 
-    def _pretrain(self, layers, X, rows, seeds):
+    def _pretrain(self, layers, X, rows, seeds, sample_weight=None):
         self.phases_, self.X_seen_ = [], np.asarray(X[rows], dtype="float32")
-        super()._pretrain(layers, X, rows, seeds)
+        super()._pretrain(layers, X, rows, seeds, sample_weight)
         self.pretrained_weights_ = _weights(layers)
 
 
