@@ -192,7 +192,7 @@ def end_to_end_section(smoke):
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        ae = StackedAE(8, epochs=2 if smoke else 200, random_state=common.SEED).fit(X_train)
+        ae = StackedAE(8, epochs=2 if smoke else "auto", random_state=common.SEED).fit(X_train)
     fit_s = time.perf_counter() - start
     mse = float(np.mean((ae.inverse_transform(ae.transform(X_test)) - X_test) ** 2))
     result = {"main_job_fit_s": fit_s, "main_job_test_mse": mse, "main_job_epochs": ae.n_iter_}

@@ -124,9 +124,9 @@ class StackedAE(BaseAutoencoder):
         With a larger batch, raise ``learning_rate`` or ``epochs``.
     epochs : int or 'auto', default='auto'
         Number (at most) of passes over the training data. 'auto' gives
-        about 2,500 optimizer steps, within 10 to 300 epochs: 40 epochs of
-        8,000 MNIST images at batch 128, 120 of scikit-learn's digits, 11 of
-        60,000 images, 300 of a few hundred rows.
+        about 2,500 optimizer steps, within 10 to 100 epochs: 40 epochs of
+        8,000 MNIST images at batch 128, 100 of scikit-learn's digits, 11 of
+        60,000 images; fewer passes would overfit small data less.
     shuffle : bool, default=True
         Reshuffle the training data every epoch.
     early_stopping : bool, default=False

@@ -51,6 +51,16 @@ _WEIGHTS_AS_REPEATS = (
     "minibatch training: weight k equals k repeated rows in expectation, not exactly; "
     "zero and equal weights are exact (tests/test_sample_weight.py)"
 )
+# The networks compute in float32. A row's outputs can differ in the last float32 bit
+# (relative 1e-7 to 2e-7) depending on where the row sits in a batch, and these two checks
+# demand rtol=1e-7. tests/test_stacked.py::test_outputs_do_not_depend_on_batch_composition asserts
+# the same invariance at float32 precision instead.
+FLOAT32_ROUNDING = (
+    "float32 network: invariant to batch order and subsets to float32 precision (rtol 1e-6), "
+    "not to the 1e-7 this check demands"
+)
+
+
 STOCHASTIC_WEIGHTS = {
     "check_sample_weight_equivalence_on_dense_data": _WEIGHTS_AS_REPEATS,
     "check_sample_weight_equivalence_on_sparse_data": _WEIGHTS_AS_REPEATS,

@@ -14,7 +14,7 @@ from skae import (
     VariationalAE,
 )
 
-from .conftest import STOCHASTIC_WEIGHTS, tiny
+from .conftest import FLOAT32_ROUNDING, STOCHASTIC_WEIGHTS, tiny
 
 # One instance per public class, plus one that combines the options that change the network
 # (tied weights, greedy pretraining, masking noise). Each instance costs about 45 checks, so
@@ -40,16 +40,6 @@ ESTIMATORS = [
         tiny(StackedAE), epochs=10, learning_rate=0.01, batch_size=16, random_state=0
     ),
 ]
-
-# The networks compute in float32. A row's outputs can differ in the last float32 bit
-# (relative 1e-7 to 2e-7) depending on where the row sits in a batch, and these two checks
-# demand rtol=1e-7. test_stacked.py::test_outputs_do_not_depend_on_batch_composition asserts
-# the same invariance at float32 precision instead.
-FLOAT32_ROUNDING = (
-    "float32 network: invariant to batch order and subsets to float32 precision (rtol 1e-6), "
-    "not to the 1e-7 this check demands"
-)
-
 
 # The check ends by fitting labels {-1, 1}; -1 marks unlabeled rows in scikit-learn's
 # semi-supervised convention, which sklearn's check exempts its own LabelPropagation,
