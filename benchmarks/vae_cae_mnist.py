@@ -71,7 +71,7 @@ def sampled_negative_elbo(vae, X, n_draws):
     """Mean negative ELBO over ``X``, Monte Carlo: the training loss with posterior samples.
 
     Calling the training network with ``training=True`` draws one posterior sample per row
-    and adds the batch mean of ``-log p(x | z) + KL`` to ``model_.losses``; the mean over
+    and adds each row's ``-log p(x | z) + KL`` to ``model_.losses``; the mean over
     ``n_draws`` calls is an unbiased estimate of the mean negative ELBO (``beta=1``, no
     ``l2``, no input noise).
     """
@@ -79,7 +79,7 @@ def sampled_negative_elbo(vae, X, n_draws):
     values = []
     for _ in range(n_draws):
         vae.model_(x, training=True)
-        values.append(float(sum(float(loss) for loss in vae.model_.losses)))
+        values.append(float(sum(np.mean(np.asarray(loss)) for loss in vae.model_.losses)))
     return float(np.mean(values))
 
 

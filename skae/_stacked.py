@@ -30,7 +30,8 @@ class StackedAE(BaseAutoencoder):
     Gradient training only approaches that minimum, and minibatch noise
     keeps the subspace a few degrees off where PCA's variances either side
     of ``k`` are close: full-batch training (``batch_size`` at least the
-    number of samples) with ``learning_rate=0.1``, ``epochs=150`` and
+    number of samples) with ``learning_rate=0.1``,
+    ``learning_rate_schedule='constant'``, ``epochs=150`` and
     ``n_iter_no_change=150`` came within a degree of PCA's subspace on
     standardized digits with ``k=8``.
 

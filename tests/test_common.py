@@ -51,6 +51,16 @@ SEMI_SUPERVISED_LABELS = (
 )
 
 
+# The check fits 3 unscaled blobs (std 20) with class weights {0: 1000, 1: 1e-4, 2: 1e-4}
+# and wants over 87% of predictions in class 0: the 10 fine-tuning epochs above gave 86%, 30
+# gave 100%. tests/test_sample_weight.py tests class_weight itself.
+SHORT_FINE_TUNING = (
+    "the common checks' EncoderClassifier fine-tunes 10 epochs, 86% class 0 on the check's "
+    "unscaled blobs against the 87% it asks (30 epochs: 100%); class_weight is tested in "
+    "test_sample_weight.py"
+)
+
+
 def expected_failed_checks(estimator):
     failures = dict(STOCHASTIC_WEIGHTS)
     # The ConvolutionalAE above (no dense code layer) passes them: its convolutions gave
@@ -60,6 +70,7 @@ def expected_failed_checks(estimator):
         failures["check_methods_subset_invariance"] = FLOAT32_ROUNDING
     if isinstance(estimator, EncoderClassifier):
         failures["check_classifiers_classes"] = SEMI_SUPERVISED_LABELS
+        failures["check_class_weight_classifiers"] = SHORT_FINE_TUNING
     return failures
 
 

@@ -45,7 +45,13 @@ def _fit(estimator, X):
 # Full-batch Adam: minibatch gradient noise keeps the decoder a few degrees away from PCA's
 # subspace where the variances either side of n_components are close (digits: 2.02 and 1.85).
 # A fixed budget: the loss plateaus for a while before the last directions line up.
-FULL_BATCH = dict(batch_size=2000, learning_rate=0.1, epochs=150, n_iter_no_change=150)
+FULL_BATCH = dict(
+    batch_size=2000,
+    learning_rate=0.1,
+    learning_rate_schedule="constant",
+    epochs=150,
+    n_iter_no_change=150,
+)
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,10 @@ from sklearn.exceptions import ConvergenceWarning
 
 from skae import StackedAE
 
-SETTINGS = dict(n_components=8, hidden_layer_sizes=(32,), epochs=15, random_state=0)
+# ReLU: _numpy_decoder recomputes the decoder with it.
+SETTINGS = dict(
+    n_components=8, hidden_layer_sizes=(32,), activation="relu", epochs=15, random_state=0
+)
 
 
 def _fit(estimator, X):

@@ -65,7 +65,7 @@ def test_the_message_names_every_changed_parameter_with_both_values(X):
     message = str(error.value)
     assert "`n_components`, `activation`" in message
     assert "n_components=4 (now 6)" in message
-    assert "activation='relu' (now 'tanh')" in message
+    assert "activation='elu' (now 'tanh')" in message
 
 
 def test_training_parameters_and_equal_values_may_change(X):
