@@ -6,7 +6,7 @@ Every skae model is built with ``n_components`` and ``random_state`` only. Besid
 same process and interleaved per code size: PCA; the classic Keras tutorial autoencoder
 (784-256-k-256-784, ReLU, sigmoid output, binary cross-entropy, Adam, ``Model.fit`` with batch
 256 for 20 epochs; on MNIST only, as published); scikit-learn's ``MLPRegressor`` used as an
-autoencoder (hidden layers (256, k, 256), fitting X to X, its defaults with ``max_iter=50``);
+autoencoder (hidden layers (256, k, 256), fitting X to X, its defaults with ``max_iter=20``);
 and the same net in a PyTorch loop when torch is installed. Data: scikit-learn's digits (/16),
 mnist10k (/255) and two standardized tabular sets (breast cancer, wine), split 75/25.
 A held-out MSE is recorded after every epoch of StackedAE's fit for the plot (not timed).
@@ -228,6 +228,8 @@ def run_dataset(data, sizes, *, smoke):
     for k in sizes:
         rows = [run_reducer("PCA", PCA(k, random_state=common.SEED), data)]
         for name in FAMILIES:
+            if data["name"] == "mnist10k" and name != "StackedAE" and k != 32:
+                continue  # for time: the other dense families' goals are at 32
             reducer = getattr(skae, name)(n_components=k, random_state=common.SEED)
             if smoke:
                 reducer.set_params(epochs=2)
@@ -239,7 +241,7 @@ def run_dataset(data, sizes, *, smoke):
             if importlib.util.find_spec("torch") is not None:
                 rows.append(run_torch(data, k, 1 if smoke else 20))
         if image or k in (2, 8):
-            rows.append(run_mlp(data, k, 2 if smoke else 50))
+            rows.append(run_mlp(data, k, 2 if smoke else 20))
         pca = rows[0]["test_mse"]
         for row in rows:
             row["mse_over_pca"] = row["test_mse"] / pca
