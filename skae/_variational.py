@@ -9,7 +9,7 @@ from scipy.special import logsumexp
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import BaseAutoencoder, _data_range, _require_unit_interval
+from ._base import BaseAutoencoder, _require_unit_interval
 from ._data import dense_rows
 from ._inference import INFERENCE_CHUNK, make_inference_function
 from ._layers import NegativeELBO, Sampling
@@ -370,6 +370,12 @@ class VariationalAE(BaseAutoencoder):
         return self.model_.get_layer("elbo").likelihood
 
     # ------------------------------------------------------------------ density
+    def _check_scored_data(self, X):
+        X = self._check_X(X, reset=False)
+        if self.likelihood_ == "bernoulli":
+            _require_unit_interval(X, "The Bernoulli likelihood")
+        return X
+
     def score_samples(self, X):
         """Each sample's evidence lower bound (ELBO), in nats (higher is better).
 
@@ -400,14 +406,7 @@ class VariationalAE(BaseAutoencoder):
             ELBO per sample, float64.
         """
         check_is_fitted(self)
-        X = self._check_X(X, reset=False)
-        if self.likelihood_ == "bernoulli":
-            low, high = _data_range(X)
-            if not 0 <= low <= high <= 1:
-                raise ValueError(
-                    "The Bernoulli likelihood needs data in [0, 1]; X ranges over "
-                    f"[{low:g}, {high:g}]."
-                )
+        X = self._check_scored_data(X)
         n_draws = self._n_elbo_draws
         rows_per_chunk = max(1, INFERENCE_CHUNK // n_draws)
         scores = np.empty(X.shape[0])
@@ -488,14 +487,7 @@ class VariationalAE(BaseAutoencoder):
         if n_draws < 1:
             raise ValueError(f"n_draws must be a positive integer; got {n_draws!r}.")
         n_draws = int(n_draws)
-        X = self._check_X(X, reset=False)
-        if self.likelihood_ == "bernoulli":
-            low, high = _data_range(X)
-            if not 0 <= low <= high <= 1:
-                raise ValueError(
-                    "The Bernoulli likelihood needs data in [0, 1]; X ranges over "
-                    f"[{low:g}, {high:g}]."
-                )
+        X = self._check_scored_data(X)
         rows_per_chunk = max(1, INFERENCE_CHUNK // n_draws)
         log_p_x = np.empty(X.shape[0])
         for start in range(0, X.shape[0], rows_per_chunk):
