@@ -32,21 +32,14 @@ from skae import (
     VariationalAE,
 )
 
-from .conftest import tiny
+from .conftest import GREEDY_TIED_DROPOUT, tiny
 
 # The networks of tests/test_common.py: each family, plus the options that change the
 # network (tied weights, greedy pretraining, masking noise, a sparsity penalty).
 AUTOENCODERS = {
     "StackedAE": tiny(StackedAE),
     "DenoisingAE-gaussian": tiny(DenoisingAE, noise_level=0.1),
-    "DenoisingAE-dropout-tied-greedy": tiny(
-        DenoisingAE,
-        noise="dropout",
-        noise_level=0.2,
-        tied_weights=True,
-        pretrain="greedy",
-        pretrain_epochs=1,
-    ),
+    "DenoisingAE-dropout-tied-greedy": tiny(DenoisingAE, **GREEDY_TIED_DROPOUT),
     "SparseAE": tiny(SparseAE, n_components=3),
     "VariationalAE": tiny(VariationalAE),
     "ConvolutionalAE": ConvolutionalAE(

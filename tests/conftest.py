@@ -33,6 +33,13 @@ def small_digits(digits):
     return X_train[:300], X_test[:100]
 
 
+# The options that change the network's structure, in one DenoisingAE: masking noise, tied
+# weights and greedy pretraining (the common checks, the backend subset and the weight tests).
+GREEDY_TIED_DROPOUT = dict(
+    noise="dropout", noise_level=0.2, tied_weights=True, pretrain="greedy", pretrain_epochs=1
+)
+
+
 def tiny(estimator_class, **params):
     """An estimator with settings small enough for the common checks."""
     settings = dict(

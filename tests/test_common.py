@@ -14,7 +14,7 @@ from skae import (
     VariationalAE,
 )
 
-from .conftest import FLOAT32_ROUNDING, STOCHASTIC_WEIGHTS, tiny
+from .conftest import FLOAT32_ROUNDING, GREEDY_TIED_DROPOUT, STOCHASTIC_WEIGHTS, tiny
 
 # One instance per public class, plus one that combines the options that change the network
 # (tied weights, greedy pretraining, masking noise). Each instance costs about 45 checks, so
@@ -23,14 +23,7 @@ from .conftest import FLOAT32_ROUNDING, STOCHASTIC_WEIGHTS, tiny
 ESTIMATORS = [
     tiny(StackedAE),
     tiny(DenoisingAE, noise_level=0.1),
-    tiny(
-        DenoisingAE,
-        noise="dropout",
-        noise_level=0.2,
-        tied_weights=True,
-        pretrain="greedy",
-        pretrain_epochs=1,
-    ),
+    tiny(DenoisingAE, **GREEDY_TIED_DROPOUT),
     tiny(SparseAE, n_components=3),
     tiny(VariationalAE),
     # The defaults: the checks' data are not images in [0, 1], so rows as 1-D signals and the

@@ -27,7 +27,7 @@ from skae import (
 from skae._data import TrainingRows
 from skae._engine import Trainer
 
-from .conftest import tiny
+from .conftest import GREEDY_TIED_DROPOUT, tiny
 
 pytestmark = [
     pytest.mark.usefixtures("no_convergence_warnings"),
@@ -45,14 +45,7 @@ FAMILIES = {
         output_activation="linear",
     ),
     "DenoisingAE": tiny(DenoisingAE, noise_level=0.1),
-    "greedy-tied-dropout": tiny(
-        DenoisingAE,
-        noise="dropout",
-        noise_level=0.2,
-        tied_weights=True,
-        pretrain="greedy",
-        pretrain_epochs=1,
-    ),
+    "greedy-tied-dropout": tiny(DenoisingAE, **GREEDY_TIED_DROPOUT),
     "SparseAE": tiny(SparseAE, n_components=3),
     "VariationalAE": tiny(VariationalAE),
     "ConvolutionalAE": ConvolutionalAE(
@@ -169,9 +162,6 @@ def test_the_loss_is_the_weighted_mean_of_row_losses():
         assert result.loss_curve[0] == pytest.approx(expected, rel=1e-5)
 
 
-@pytest.mark.skipif(
-    keras.backend.backend() != "tensorflow", reason="the chunk sizes are set for float32 rows"
-)
 def test_streamed_weighted_data_train_as_resident_data(X, monkeypatch):
     weights = np.linspace(0.2, 3.0, len(X))
     ae = tiny(StackedAE, batch_size=8)
