@@ -386,7 +386,29 @@ class _TensorFlowRunner:
     def _train_graph(self, inputs, labels, weights, order):
         tf = self.tf
         batch = self.trainer.batch_size
+        if order.shape[0] is not None:  # a static length (XLA): every batch's size is known
+            return self._train_static(inputs, labels, weights, order)
         n_rows = tf.shape(order)[0]
+
+        # The last, short batch is a pass of the same loop body: the step is traced once
+        # (a second traced step for the remainder made a small fit's tracing 0.49 s, not 0.3).
+        def body(i, total):
+            start = i * batch
+            size = tf.minimum(batch, n_rows - start)
+            x, y, w = self._batch(inputs, labels, weights, tf.slice(order, [start], [size]))
+            return i + 1, total + self._step(x, y, w) * tf.cast(size, tf.float32)
+
+        n_batches = (n_rows + batch - 1) // batch
+        _, total = tf.while_loop(
+            lambda i, total: i < n_batches, body, (tf.constant(0), tf.constant(0.0))
+        )
+        return total
+
+    def _train_static(self, inputs, labels, weights, order):
+        """XLA needs static shapes: full batches in the loop, the remainder after it."""
+        tf = self.tf
+        batch = self.trainer.batch_size
+        n_rows = order.shape[0]
         n_full = n_rows // batch
 
         def body(i, total):
@@ -396,14 +418,10 @@ class _TensorFlowRunner:
         _, total = tf.while_loop(
             lambda i, total: i < n_full, body, (tf.constant(0), tf.constant(0.0))
         )
-
-        def remainder():
+        if n_rows % batch:
             x, y, w = self._batch(inputs, labels, weights, order[n_full * batch :])
-            return total + self._step(x, y, w) * tf.cast(n_rows - n_full * batch, tf.float32)
-
-        if order.shape[0] is not None:  # a static length (XLA): the last batch's size is known
-            return remainder() if order.shape[0] % batch else total
-        return tf.cond(n_rows > n_full * batch, remainder, lambda: total)
+            total = total + self._step(x, y, w) * float(n_rows - n_full * batch)
+        return total
 
     def _distributed_step(self, x, y, w):
         # Under a tf.distribute strategy each replica trains on its share of the batch
