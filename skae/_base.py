@@ -460,8 +460,9 @@ class BaseAutoencoder(
         if not partial and not (result.converged or result.stopped_by_callback):
             if schedule == "cosine":
                 detail = (
-                    "its last epoch, at the end of the cosine learning-rate schedule, still "
-                    f"decreased the loss by more than tol={self.tol} of the fit's decrease"
+                    "its last epochs, at the end of the cosine learning-rate schedule, still "
+                    f"decreased the loss by more than tol={self.tol} of the fit's decrease "
+                    "per epoch"
                 )
             else:
                 detail = (

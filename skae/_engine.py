@@ -135,6 +135,26 @@ def learning_rates(peak, epochs, schedule):
     return rates
 
 
+def annealed_gain(curve):
+    """How much an annealed fit's loss still fell per epoch at its end, as a share of its
+    whole decrease: the mean loss of the last tenth of the epochs (at least one) against
+    the tenth before it, per epoch.
+
+    The annealed curve flattens; a budget too short leaves a large gain (digits, 10 epochs:
+    0.4%). Means, not the last epoch alone: a noisy loss (DenoisingAE on 133 wine rows,
+    3 batches an epoch) moved by up to 0.2% from one epoch to the next at the end of its
+    schedule, while the means gained at most 0.06% in 22 default fits on wine, breast
+    cancer and digits.
+    """
+    n_epochs = len(curve)
+    k = max(1, round(0.1 * n_epochs))
+    before, last = np.mean(curve[-2 * k : -k]), np.mean(curve[-k:])
+    decrease = max(curve[0] - min(curve), 0.0)
+    if decrease == 0.0:
+        return 0.0 if before <= last else np.inf
+    return (before - last) / k / decrease
+
+
 def resolve_verbose(verbose):
     """``verbose`` as 0 (silent) or 1 (one line per epoch); 'auto' prints on a terminal."""
     if verbose == "auto":
@@ -198,8 +218,8 @@ class Trainer:
         ``rates`` (one learning rate per epoch, see :func:`learning_rates`) are set on the
         optimizer before each epoch's call; a schedule that anneals to zero is its own
         stopping rule: without validation data, the fit runs the whole schedule and has
-        converged when its last epoch decreased the loss by at most ``tol`` times the
-        decrease over the whole fit.
+        converged when its last epochs decreased the loss by at most ``tol`` times the
+        decrease over the whole fit, per epoch (see :func:`annealed_gain`).
         """
         model = self.model
         result = TrainingResult()
@@ -242,9 +262,7 @@ class Trainer:
         callback_list.on_train_end(logs)
         curve = result.loss_curve
         if annealed and validation is None and len(curve) == epochs and result.diverged_at is None:
-            # The annealed curve flattens: its last epoch gains a small share of the fit's
-            # decrease (MNIST, 40 epochs: 0.016%); a budget too short leaves a large one.
-            result.converged = curve[-2] - curve[-1] <= tol * max(curve[0] - curve[-1], 0.0)
+            result.converged = annealed_gain(curve) <= tol
         stopped = model.stop_training and not result.converged and result.diverged_at is None
         result.stopped_by_callback = bool(stopped)
         if monitor.best_weights is not None and result.diverged_at is None:

@@ -142,9 +142,10 @@ class StackedAE(BaseAutoencoder):
     tol : float, default=1e-3
         Minimum improvement of the monitored loss, relative to its best value
         (0.001 is 0.1%), so that it means the same whatever the data's scale.
-        A cosine-scheduled fit whose last epoch still decreased the loss by
-        more than ``tol`` times the whole fit's decrease (the budget was too
-        short for the curve to flatten) ends with a ``ConvergenceWarning``.
+        A cosine-scheduled fit whose last tenth of epochs still decreased the
+        mean loss by more than ``tol`` times the whole fit's decrease per epoch
+        (the budget was too short for the curve to flatten) ends with a
+        ``ConvergenceWarning``.
     callbacks : list of keras.callbacks.Callback, default=None
         Keras callbacks, called by skae's training engine at epoch
         granularity: ``on_epoch_*`` every epoch with ``loss`` (and
