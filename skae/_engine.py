@@ -404,7 +404,7 @@ class _TensorFlowRunner:
     def _train_graph(self, inputs, labels, weights, order):
         tf = self.tf
         batch = self.trainer.batch_size
-        if order.shape[0] is not None:  # a static length (XLA): every batch's size is known
+        if self.trainer.jit_compile:  # XLA needs every batch's size known when compiling
             return self._train_static(inputs, labels, weights, order)
         n_rows = tf.shape(order)[0]
 
