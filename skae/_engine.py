@@ -142,7 +142,7 @@ def annealed_gain(curve):
 
     The annealed curve flattens; a budget too short leaves a large gain (digits, 10 epochs:
     0.4%). Means, not the last epoch alone: a noisy loss (DenoisingAE on 133 wine rows,
-    3 batches an epoch) moved by up to 0.2% from one epoch to the next at the end of its
+    3 batches an epoch) moved by up to 0.3% from one epoch to the next at the end of its
     schedule, while the means gained at most 0.06% in 22 default fits on wine, breast
     cancer and digits.
     """

@@ -463,7 +463,9 @@ class DenoisingAE(StackedAE):
     ``inverse_transform(transform(X_noisy))`` denoises.
 
     Parameters are those of :class:`StackedAE`; only the defaults of
-    ``noise`` and ``noise_level`` differ.
+    ``noise`` and ``noise_level`` differ: gaussian noise of standard
+    deviation 0.3, which on MNIST digits removes about 4.5x of the noise's
+    squared error while keeping the clean reconstruction at half PCA's.
 
     See Also
     --------
@@ -489,7 +491,10 @@ class DenoisingAE(StackedAE):
         l2=0.0,
         tied_weights=False,
         noise="gaussian",
-        noise_level=0.2,
+        # mnist10k at 32 components (benchmarks/time_to_quality.py): 0.2 removed 2.4x of its
+        # noise's MSE, 0.3 4.5x, 0.4 6.3x, at a clean test MSE of 0.49x, 0.54x, 0.62x PCA's;
+        # digits at 8: 1.7x, 2.6x, 3.2x, at 0.46x, 0.56x, 0.68x.
+        noise_level=0.3,
         noise_clip=True,
         sparsity_weight=0.0,
         sparsity_target=0.05,
