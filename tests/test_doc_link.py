@@ -33,3 +33,26 @@ def test_subclasses_outside_skae_get_no_link():
         pass
 
     assert MyAE()._get_doc_link() == ""
+
+
+@pytest.mark.parametrize("name", ESTIMATORS)
+def test_documented_defaults_are_the_defaults(name):
+    # "learning_rate : float, default=5e-3" in the docstring is what the signature says; the
+    # thin families (DenoisingAE, SparseAE) document only what differs, in prose.
+    import ast
+    import re
+
+    cls = getattr(skae, name)
+    doc = inspect.getdoc(cls)
+    checked = 0
+    for parameter in inspect.signature(cls).parameters.values():
+        match = re.search(rf"^{parameter.name} : .*default=(.+)$", doc, re.M)
+        if match is None:
+            continue
+        try:
+            documented = ast.literal_eval(match.group(1).strip())
+        except (ValueError, SyntaxError):  # a prose default such as "StackedAE()"
+            continue
+        assert documented == parameter.default, (parameter.name, documented)
+        checked += 1
+    assert checked > 0 or not re.search(r"^Parameters\n-+$", doc, re.M)
