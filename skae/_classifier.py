@@ -268,8 +268,8 @@ class EncoderClassifier(ClassifierMixin, BaseEstimator):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ training
-    # Files saved before the parameter existed load with its default (skae/_saving.py).
-    _params_added_later = ("class_weight",)
+    # Files saved before the parameter existed load with the value they trained with.
+    _params_added_later = {"class_weight": None}
 
     @_fit_context(prefer_skip_nested_validation=False)
     def fit(self, X, y, sample_weight=None):

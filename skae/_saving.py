@@ -287,11 +287,11 @@ def restore_state(estimator, state):
     params = state["params"]
     names = set(cls._get_param_names())
     if isinstance(params, dict):
-        # A parameter added after the file was written takes its default, with which the
-        # file's estimator behaved (e.g. EncoderClassifier's class_weight).
-        later = set(getattr(cls, "_params_added_later", ())) - set(params)
-        defaults = {p.name: p.default for p in inspect.signature(cls).parameters.values()}
-        params = {**params, **{name: defaults[name] for name in later & names}}
+        # A parameter added after the file was written takes the value with which the
+        # file's estimator behaved: {name: value} in the class's _params_added_later
+        # (StackedAE's learning_rate_schedule: 'constant'; EncoderClassifier's class_weight).
+        later = getattr(cls, "_params_added_later", {})
+        params = {**params, **{n: v for n, v in later.items() if n in names and n not in params}}
     if not isinstance(params, dict) or set(params) != names:
         got = set(params) if isinstance(params, dict) else set()
         raise ValueError(

@@ -255,3 +255,17 @@ def test_saved_file_naming_a_foreign_class_is_refused(fitted, tmp_path):
             archive.writestr(name, data)
     with pytest.raises(ValueError, match="Unknown estimator class"):
         skae.load(path)
+
+
+def test_a_file_saved_before_the_learning_rate_schedule_existed_loads_with_a_constant_rate():
+    X = np.random.default_rng(0).random((60, 6))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        fitted = StackedAE(n_components=2, hidden_layer_sizes=(4,), epochs=2, random_state=0).fit(X)
+    state = fitted.__getstate__()
+    del state["params"]["learning_rate_schedule"]  # as written before the parameter existed
+    restored = StackedAE.__new__(StackedAE)
+    restored.__setstate__(state)
+    # The rate the file's estimator trained with, so that a refit trains as it did.
+    assert restored.learning_rate_schedule == "constant"
+    np.testing.assert_array_equal(restored.transform(X), fitted.transform(X))
