@@ -46,8 +46,12 @@ class VariationalAE(BaseAutoencoder):
 
     Parameters
     ----------
-    n_components : int, default=16
-        Number of latent variables (the size of the codes).
+    n_components : int, default=32
+        Number of latent variables (the size of the codes), as
+        :class:`StackedAE`'s code. On binarized mnist10k (8,000 training
+        digits, the default schedule; 50 importance samples on 1,000 test
+        digits) 32 latents gave a test negative log-likelihood of 100.3
+        nats, 16 gave 102.7 and 40 gave 99.9 (``benchmarks/vae_nll.py``).
     hidden_layer_sizes : tuple of int, default=(512,)
         Encoder layer sizes between the input and the latent layer; the
         decoder uses them in reverse.
@@ -78,12 +82,23 @@ class VariationalAE(BaseAutoencoder):
     noise_clip : bool, default=True
         Clip gaussian-corrupted inputs to the training data's range.
     optimizer : {'adam', 'adamw', 'nadam', 'rmsprop', 'sgd'}, default='adam'
-    learning_rate : float, default=1e-3
-    batch_size : int or 'auto', default=128
+    learning_rate : float, default=3e-3
+        Peak learning rate. On binarized mnist10k at 16 latents (cosine
+        schedule, 40 epochs, measured as above) 1e-3 ended at 108.9 nats,
+        3e-3 at 102.7 and 5e-3 at 102.3; at 32 latents 3e-3 and 5e-3 ended
+        at 100.3 and 99.8.
+    learning_rate_schedule : {'cosine', 'constant'}, default='cosine'
+        As :class:`StackedAE`'s: a linear warm-up over the first 8% of the
+        epochs, then a cosine decay to zero, the whole schedule unless
+        ``early_stopping`` stops it; 'constant' keeps ``learning_rate`` and
+        stops when the loss stops improving. ``partial_fit`` always uses
+        ``learning_rate``.
+    batch_size : int or 'auto', default='auto'
         Mini-batch size, capped at the number of training samples. 'auto'
         chooses as :class:`StackedAE` does, from the number of samples.
-    epochs : int, default=200
-        Maximum number of passes over the training data.
+    epochs : int or 'auto', default='auto'
+        Number of passes over the training data; 'auto' gives about 2,500
+        optimizer steps, as :class:`StackedAE`'s (40 epochs of 8,000 digits).
     shuffle : bool, default=True
         Reshuffle the training data every epoch.
     early_stopping : bool, default=False
@@ -93,9 +108,11 @@ class VariationalAE(BaseAutoencoder):
     validation_fraction : float, default=0.1
     n_iter_no_change : int, default=10
         Epochs without an improvement of at least ``tol`` before stopping.
-    tol : float, default=1e-4
+    tol : float, default=1e-3
         Minimum improvement of the monitored loss, relative to its best value
-        (1e-4 of a loss of 100 nats per sample is 0.01 nats).
+        (1e-3 of a loss of 100 nats per sample is 0.1 nats). A cosine fit
+        warns when its last epochs still gained more than ``tol`` of the
+        fit's decrease per epoch, as :class:`StackedAE`'s.
     callbacks : list of keras.callbacks.Callback, default=None
         Keras callbacks, called by skae's training engine at epoch
         granularity: ``on_epoch_*`` every epoch with ``loss`` (and
@@ -201,6 +218,8 @@ class VariationalAE(BaseAutoencoder):
         "beta": [Interval(Real, 0, None, closed="left")],
     }
     # The likelihood and beta live in the network's NegativeELBO layer.
+    # Files saved before the schedule existed trained at a constant rate (skae/_saving.py).
+    _params_added_later = {"learning_rate_schedule": "constant"}
     _network_param_names = [
         *BaseAutoencoder._network_param_names,
         "hidden_layer_sizes",
@@ -210,7 +229,7 @@ class VariationalAE(BaseAutoencoder):
 
     def __init__(
         self,
-        n_components=16,
+        n_components=32,
         *,
         hidden_layer_sizes=(512,),
         activation="relu",
@@ -222,14 +241,15 @@ class VariationalAE(BaseAutoencoder):
         noise_level=0.0,
         noise_clip=True,
         optimizer="adam",
-        learning_rate=1e-3,
-        batch_size=128,
-        epochs=200,
+        learning_rate=3e-3,
+        learning_rate_schedule="cosine",
+        batch_size="auto",
+        epochs="auto",
         shuffle=True,
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
-        tol=1e-4,
+        tol=1e-3,
         callbacks=None,
         verbose=0,
         warm_start=False,
@@ -249,6 +269,7 @@ class VariationalAE(BaseAutoencoder):
         self.noise_clip = noise_clip
         self.optimizer = optimizer
         self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
         self.batch_size = batch_size
         self.epochs = epochs
         self.shuffle = shuffle

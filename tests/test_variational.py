@@ -327,6 +327,9 @@ def test_log_likelihood_of_a_linear_gaussian_vae_approaches_the_exact_marginal()
             output_activation="linear",
             loss="mse",
             learning_rate=1e-2,
+            # The constant rate this recipe was written for: under the cosine schedule the
+            # estimate missed the exact marginal by more than the tolerance below.
+            learning_rate_schedule="constant",
             batch_size=32,
             epochs=60,
             random_state=0,
