@@ -739,9 +739,9 @@ def load(path):
     >>> import skae
     >>> folder = tempfile.TemporaryDirectory()
     >>> path = os.path.join(folder.name, "model.skae")
-    >>> skae.save(skae.DenoisingAE(noise_level=0.3), path)
+    >>> skae.save(skae.DenoisingAE(noise_level=0.5), path)
     >>> skae.load(path)
-    DenoisingAE(noise_level=0.3)
+    DenoisingAE(noise_level=0.5)
     >>> with open(path, "wb") as file:
     ...     _ = file.write(b"not a skae file")
     >>> skae.load(path)  # doctest: +ELLIPSIS
