@@ -387,6 +387,12 @@ class _TensorFlowRunner:
             loss = self.trainer.compute_loss(y, outputs, model.losses, w)
             scaled = optimizer.scale_loss(loss * share)
         gradients = tape.gradient(scaled, variables)
+        # A tied layer's decoder-side bias gets no gradient where only its encoder side runs
+        # (EncoderClassifier's fine-tuning), and Keras warns about each such variable.
+        kept = [i for i, gradient in enumerate(gradients) if gradient is not None]
+        if len(kept) < len(variables):
+            gradients = [gradients[i] for i in kept]
+            variables = [variables[i] for i in kept]
         if self.strategy is None and not isinstance(optimizer, keras.optimizers.LossScaleOptimizer):
             # Keras's TensorFlow optimizer sums gradients over replicas with an all-reduce
             # that, traced in a tf.function, registers a tf.custom_gradient in TensorFlow's
@@ -661,9 +667,10 @@ class _TorchRunner:
             outputs = model(x, training=True)
             loss = self.trainer.compute_loss(y, outputs, model.losses, w)
             optimizer.scale_loss(loss).backward()
-            gradients = [v.value.grad for v in variables]
+            # As on TensorFlow: variables without a gradient (a tied decoder bias) are left out.
+            used = [v for v in variables if v.value.grad is not None]
             with torch.no_grad():
-                optimizer.apply(gradients, variables)
+                optimizer.apply([v.value.grad for v in used], used)
             total += float(loss.detach()) * len(positions)
         return total
 

@@ -21,8 +21,9 @@ class StackedAE(BaseAutoencoder):
     it is the one-hidden-layer autoencoder of the classic tutorials.
 
     **Linear autoencoder.** ``StackedAE(n_components=k, hidden_layer_sizes=(),
-    activation='linear', code_activation='linear', output_activation='linear')``
-    with the default ``loss='mse'`` is the linear autoencoder. At the minimum
+    activation='linear', code_activation='linear', output_activation='linear',
+    tied_weights=False)`` with the default ``loss='mse'`` is the linear
+    autoencoder. At the minimum
     of its loss the decoder's ``k`` kernel rows span the same subspace as
     ``PCA(k).components_`` (Baldi and Hornik, 1989), although they are
     neither orthonormal nor ordered by variance, so the codes are an
@@ -77,9 +78,19 @@ class StackedAE(BaseAutoencoder):
         Reconstruction loss; binary cross-entropy needs data in [0, 1].
     l2 : float, default=0.0
         L2 weight decay on every kernel.
-    tied_weights : bool, default=False
+    tied_weights : bool, default=True
         If True, every decoder kernel is the transpose of its mirrored
-        encoder kernel (biases stay separate).
+        encoder kernel (biases stay separate), which halves the kernels to
+        train. With the other defaults on 8,000 MNIST images, tied against
+        untied: test MSE 0.48x against 0.48x PCA's at 8 components, 0.40x
+        against 0.42x at 32, 0.49x against 0.59x at 64, and linear-probe
+        accuracy on the codes 1-3 points higher at 8-64 (0.897 against
+        0.886 at 32, where PCA's is 0.894); on digits at 8, 0.43x against
+        0.41x; on standardized breast-cancer and wine rows 0.80-0.94x
+        against 0.78-0.96x (``benchmarks/time_to_quality.py``).
+        :class:`DenoisingAE` and :class:`SparseAE` keep separate decoder
+        kernels: tied, their error at 32 components rose from 0.54x to
+        0.80x and from 0.92x to 1.59x PCA's.
     noise : {'gaussian', 'dropout'} or None, default=None
         Corruption of the input while training (see :class:`DenoisingAE`).
     noise_level : float, default=0.0
@@ -255,7 +266,7 @@ class StackedAE(BaseAutoencoder):
         output_activation="auto",
         loss="mse",
         l2=0.0,
-        tied_weights=False,
+        tied_weights=True,
         noise=None,
         noise_level=0.0,
         noise_clip=True,
@@ -465,8 +476,8 @@ class DenoisingAE(StackedAE):
     ``inverse_transform(transform(X_noisy))`` denoises.
 
     Parameters are those of :class:`StackedAE`; only the defaults of
-    ``noise`` and ``noise_level`` differ: gaussian noise of standard
-    deviation 0.3, which on MNIST digits removes about 4.5x of the noise's
+    ``noise``, ``noise_level`` and ``tied_weights`` (False) differ: gaussian
+    noise of standard deviation 0.3, which on MNIST digits removes about 4.5x of the noise's
     squared error while keeping the clean reconstruction at half PCA's.
 
     See Also
@@ -536,7 +547,8 @@ class SparseAE(StackedAE):
     reconstruction loss is weighted, and zero-weight rows are removed.
 
     Parameters are those of :class:`StackedAE`; the defaults of
-    ``n_components``, ``code_activation`` and ``sparsity_weight`` differ.
+    ``n_components``, ``code_activation``, ``sparsity_weight`` and
+    ``tied_weights`` (False) differ.
 
     See Also
     --------

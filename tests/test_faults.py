@@ -28,6 +28,7 @@ from skae import (
     StackedAE,
     VariationalAE,
 )
+from skae._layers import TiedDense
 
 from .conftest import tiny
 
@@ -246,18 +247,22 @@ class BuildFailure(RuntimeError):
 
 @pytest.mark.parametrize("name", AUTOENCODERS)
 def test_failure_while_building_the_network_leaves_no_stray_state(name, fitted, monkeypatch):
-    layer = keras.layers.Conv2D if name == "ConvolutionalAE" else keras.layers.Dense
-    original_build = layer.build
+    # StackedAE's tied layers (its default) are skae's TiedDense; every other layer is Keras's.
+    layers = [keras.layers.Conv2D] if name == "ConvolutionalAE" else [keras.layers.Dense, TiedDense]
     calls = []
 
-    def failing_build(self, input_shape):
-        calls.append(self.name)
-        if len(calls) == 2:  # the first layer is built: fail half-way through the network
-            raise BuildFailure("simulated failure while building the network")
-        return original_build(self, input_shape)
+    def failing(original_build):
+        def failing_build(self, input_shape):
+            calls.append(self.name)
+            if len(calls) == 2:  # the first layer is built: fail half-way through the network
+                raise BuildFailure("simulated failure while building the network")
+            return original_build(self, input_shape)
+
+        return failing_build
 
     # An unfitted estimator stays unfitted.
-    monkeypatch.setattr(layer, "build", failing_build)
+    for layer in layers:
+        monkeypatch.setattr(layer, "build", failing(layer.build))
     estimator = make(name)
     with pytest.raises(BuildFailure):
         fit(estimator)

@@ -17,6 +17,7 @@ def linear_autoencoder(n_components, **params):
     return StackedAE(
         n_components,
         hidden_layer_sizes=(),
+        tied_weights=False,
         activation="linear",
         code_activation="linear",
         output_activation="linear",
