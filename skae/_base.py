@@ -477,6 +477,10 @@ class BaseAutoencoder(
             )
         return self
 
+    # Files saved before learning_rate_schedule existed trained at a constant rate; families
+    # without the parameter (ConvolutionalAE) ignore this (skae/_saving.py).
+    _params_added_later = {"learning_rate_schedule": "constant"}
+
     def _schedule(self):
         """The learning-rate schedule of a fit; families without the parameter keep a constant."""
         return getattr(self, "learning_rate_schedule", "constant")

@@ -247,8 +247,6 @@ class StackedAE(BaseAutoencoder):
         "pretrain": [StrOptions({"greedy"}), None],
         "pretrain_epochs": [Interval(Integral, 1, None, closed="left")],
     }
-    # Files saved before the schedule existed trained at a constant rate (skae/_saving.py).
-    _params_added_later = {"learning_rate_schedule": "constant"}
     _network_param_names = [
         *BaseAutoencoder._network_param_names,
         "hidden_layer_sizes",

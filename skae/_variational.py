@@ -218,8 +218,6 @@ class VariationalAE(BaseAutoencoder):
         "beta": [Interval(Real, 0, None, closed="left")],
     }
     # The likelihood and beta live in the network's NegativeELBO layer.
-    # Files saved before the schedule existed trained at a constant rate (skae/_saving.py).
-    _params_added_later = {"learning_rate_schedule": "constant"}
     _network_param_names = [
         *BaseAutoencoder._network_param_names,
         "hidden_layer_sizes",
