@@ -321,8 +321,10 @@ class _TensorFlowRunner:
         # which needs static shapes). TensorFlow counts traces per function's code, so the
         # one trace of each fit of a grid search would read as retracing: a partial is its
         # own function to TensorFlow's counter.
+        # XLA needs every batch's size known when compiling: full batches, then the remainder.
+        graph = self._train_static if jit else self._train_graph
         self._train = tf.function(
-            partial(self._train_graph), jit_compile=jit, reduce_retracing=not jit, autograph=False
+            partial(graph), jit_compile=jit, reduce_retracing=not jit, autograph=False
         )
         self._step_call = tf.function(partial(self._distributed_step), autograph=False)
         self._evaluate = tf.function(
@@ -410,8 +412,6 @@ class _TensorFlowRunner:
     def _train_graph(self, inputs, labels, weights, order):
         tf = self.tf
         batch = self.trainer.batch_size
-        if self.trainer.jit_compile:  # XLA needs every batch's size known when compiling
-            return self._train_static(inputs, labels, weights, order)
         n_rows = tf.shape(order)[0]
 
         # The last, short batch is a pass of the same loop body: the step is traced once
@@ -429,7 +429,8 @@ class _TensorFlowRunner:
         return total
 
     def _train_static(self, inputs, labels, weights, order):
-        """XLA needs static shapes: full batches in the loop, the remainder after it."""
+        """The epoch under XLA, which needs static shapes: full batches in the loop, the
+        remainder after it."""
         tf = self.tf
         batch = self.trainer.batch_size
         n_rows = order.shape[0]
