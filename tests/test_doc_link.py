@@ -1,6 +1,9 @@
-"""The HTML repr links each estimator to its page in the API reference."""
+"""The HTML repr links each estimator to its page in the API reference, and the docstrings
+give the defaults the signatures have."""
 
+import ast
 import inspect
+import re
 
 import pytest
 from sklearn.pipeline import make_pipeline
@@ -39,9 +42,6 @@ def test_subclasses_outside_skae_get_no_link():
 def test_documented_defaults_are_the_defaults(name):
     # "learning_rate : float, default=5e-3" in the docstring is what the signature says; the
     # thin families (DenoisingAE, SparseAE) document only what differs, in prose.
-    import ast
-    import re
-
     cls = getattr(skae, name)
     doc = inspect.getdoc(cls)
     checked = 0
