@@ -36,6 +36,7 @@ the PyTorch rows are skipped.
 """
 
 import argparse
+import gc
 import json
 import os
 import subprocess
@@ -580,7 +581,7 @@ def memory_probe(n_rows):
     ``ru_maxrss`` is useless here: TensorFlow's first trace of a training step peaks
     higher than a small fit's data. A thread samples the current resident size every
     5 ms during the fit instead, and the growth is measured from the resident size
-    after a 512-row fit (TensorFlow's graphs, thread pools and allocator caches in
+    after two 512-row fits (TensorFlow's graphs, thread pools and allocator caches in
     place) and before the array exists.
     """
     import threading
@@ -598,9 +599,13 @@ def memory_probe(n_rows):
     # 'auto' XLA choice (512 rows: 1,600 planned steps) and the small fit has XLA's
     # working memory in place too.
     settings = dict(tol=0.0, callbacks=[stop_after(1)], random_state=common.SEED)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        StackedAE(**settings).fit(mnist_shaped(512, 1, np.float64))
+    # Two small fits, their models collected: the first fit in a process also pays one-off
+    # costs (44 MB), and a dropped model's reference cycles wait for Python's collector.
+    for _ in range(2):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            StackedAE(**settings).fit(mnist_shaped(512, 1, np.float64))
+        gc.collect()
     after_small_fit = current_mb()
     X = mnist_shaped(n_rows, common.SEED, np.float64)
     with_array = current_mb()

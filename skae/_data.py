@@ -11,6 +11,10 @@ import scipy.sparse as sp
 # one compiled call. 60,000 MNIST images take 188 MB.
 RESIDENT_BYTES = 2**30
 STREAM_CHUNK_BYTES = 64 * 2**20
+# Float64 (or sparse) rows are cast to float32 a slice of at most this many bytes at a time:
+# building the float32 copy of 60,000 float64 MNIST images peaked 0.3 MB above the copy itself
+# with slices of 1 MiB, 37 MB above it with slices of 4,096 rows (25 MB each).
+CAST_SLICE_BYTES = 2**20
 
 # batch_size='auto', from full default fits on 2 CPU cores (benchmarks/defaults.py, two seeds):
 # on digits (1,347 rows, 21 steps per epoch at 64) 128 ended level with 64 for one seed and 9%
@@ -57,6 +61,20 @@ def dense_rows(X, rows, dtype="float32"):
     return np.asarray(block, dtype=dtype)
 
 
+# TensorFlow aborts the process (a failed CHECK, not an exception) on a tensor whose buffer is
+# not aligned to EIGEN_MAX_ALIGN_BYTES (64 with AVX-512); NumPy's buffers are 16-byte aligned.
+ALIGNMENT = 4096
+
+
+def aligned_empty(shape, dtype):
+    """An uninitialised C-contiguous array whose data start on an ``ALIGNMENT`` boundary."""
+    dtype = np.dtype(dtype)
+    n_bytes = int(np.prod(shape)) * dtype.itemsize
+    buffer = np.empty(n_bytes + ALIGNMENT, dtype=np.uint8)
+    offset = -buffer.ctypes.data % ALIGNMENT
+    return buffer[offset : offset + n_bytes].view(dtype).reshape(shape)
+
+
 def is_memory_mapped(X):
     """Whether ``X`` (or the array it views) lives in a memory-mapped file."""
     while X is not None:
@@ -101,12 +119,16 @@ class TrainingRows:
     def __len__(self):
         return len(self.rows)
 
-    def inputs(self, positions=None):
+    def inputs(self, positions=None, *, aligned=False):
         """Float32 inputs of the rows at ``positions`` (default: all), built chunk by chunk
-        so that float64 data never has a second full-size float64 copy."""
+        so that float64 data never has a second full-size float64 copy; ``aligned`` puts
+        them at the start of a memory page (see :func:`aligned_empty`)."""
         rows = self.rows if positions is None else self.rows[positions]
-        out = np.empty((len(rows), *self.X.shape[1:]), dtype=np.float32)
-        step = 4096  # rows per densified, cast slice: transient copies stay a few MB
+        shape = (len(rows), *self.X.shape[1:])
+        out = aligned_empty(shape, np.float32) if aligned else np.empty(shape, np.float32)
+        # Rows per densified, cast slice: its transient copies stay near CAST_SLICE_BYTES.
+        row_bytes = max(1, self.X.dtype.itemsize * int(np.prod(self.X.shape[1:])))
+        step = max(1, CAST_SLICE_BYTES // row_bytes)
         for begin in range(0, len(rows), step):
             out[begin : begin + step] = dense_rows(self.X, rows[begin : begin + step])
         return out

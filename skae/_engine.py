@@ -316,6 +316,7 @@ class _TensorFlowRunner:
         self.trainer = trainer
         self.model = trainer.model
         self.strategy = tf.distribute.get_strategy() if tf.distribute.has_strategy() else None
+        self.on_host = self.strategy is None and not tf.config.list_logical_devices("GPU")
         jit = bool(trainer.jit_compile)
         # reduce_retracing: a partial_fit of another size reuses the trace (without XLA,
         # which needs static shapes). TensorFlow counts traces per function's code, so the
@@ -334,14 +335,22 @@ class _TensorFlowRunner:
     # -- data
     def place(self, data):
         labels = data.labels()
-        # A variable filled chunk by chunk holds one float32 copy: tf.convert_to_tensor of a
-        # NumPy array copies it again (188 MB more for 60,000 MNIST images, measured).
         tf = self.tf
-        inputs = tf.Variable(tf.zeros((len(data), *data.X.shape[1:]), tf.float32), trainable=False)
-        step = PLACE_ROWS
-        for start in range(0, len(data), step):
-            positions = np.arange(start, min(start + step, len(data)))
-            inputs.scatter_update(tf.IndexedSlices(data.inputs(positions), positions))
+        if self.on_host:
+            # On the host the float32 copy, built in place, becomes the tensor through DLPack,
+            # without a copy: a 60,000 x 784 fit grew by 179 MB in place() (the copy) against
+            # 198 MB for the variable filled piece by piece below; tf.convert_to_tensor of a
+            # NumPy array copies it (367 MB at its peak).
+            buffer = data.inputs(aligned=True)
+            inputs = tf.experimental.dlpack.from_dlpack(buffer.__dlpack__())
+        else:
+            # A device's copy, uploaded piece by piece so that the host holds no full copy.
+            inputs = tf.Variable(
+                tf.zeros((len(data), *data.X.shape[1:]), tf.float32), trainable=False
+            )
+            for start in range(0, len(data), PLACE_ROWS):
+                positions = np.arange(start, min(start + PLACE_ROWS, len(data)))
+                inputs.scatter_update(tf.IndexedSlices(data.inputs(positions), positions))
         weights = data.row_weights()
         return (
             inputs,

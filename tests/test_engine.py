@@ -106,6 +106,17 @@ def test_streamed_data_train_as_resident_data(X, monkeypatch, make_input):
     np.testing.assert_allclose(streamed.transform(X), resident.transform(X), rtol=1e-5, atol=1e-6)
 
 
+def test_resident_copy_is_aligned_float32_of_the_rows(monkeypatch):
+    # TensorFlow takes the host copy without copying it again, and aborts the process on a
+    # buffer not aligned to 64 bytes; the copy is cast slice by slice (3 rows here).
+    monkeypatch.setattr(skae._data, "CAST_SLICE_BYTES", 3 * 13 * 8)
+    X = np.random.default_rng(0).normal(size=(50, 13))
+    rows = np.array([7, 3, 49, 0, 11, 12, 30])
+    copy = TrainingRows(X, rows, 4).inputs(aligned=True)
+    assert copy.ctypes.data % 64 == 0 and copy.flags.c_contiguous and copy.dtype == np.float32
+    np.testing.assert_array_equal(copy, X[rows].astype(np.float32))
+
+
 def test_sparse_and_memory_mapped_data_stream(X, tmp_path):
     assert not TrainingRows(sp.csr_matrix(X), np.arange(300), 32).resident
     path = tmp_path / "X.npy"
