@@ -164,6 +164,18 @@ class SparsityPenalty(keras.layers.Layer):
         return config
 
 
+def _matmul_transposed(inputs, kernel):
+    """``inputs @ kernel.T``."""
+    kernel = ops.convert_to_tensor(kernel)  # the variable's value, autocast under mixed precision
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        # Keras's matmul of a transposed kernel made StackedAE's digits epochs 21 ms against
+        # 17 ms with MatMul's own transpose_b (and untied kernels); JAX and PyTorch fold it.
+        return tf.linalg.matmul(inputs, kernel, transpose_b=True)
+    return ops.matmul(inputs, ops.transpose(kernel))
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
 class TiedDense(keras.layers.Layer):
     """A dense layer whose transpose serves as its mirrored decoder layer.
@@ -220,7 +232,7 @@ class TiedDense(keras.layers.Layer):
 
     def call(self, inputs, transpose=False):
         if transpose:
-            outputs = ops.matmul(inputs, ops.transpose(self.kernel)) + self.transpose_bias
+            outputs = _matmul_transposed(inputs, self.kernel) + self.transpose_bias
             return self.transpose_activation(outputs)
         return self.activation(ops.matmul(inputs, self.kernel) + self.bias)
 
