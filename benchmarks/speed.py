@@ -595,9 +595,7 @@ def memory_probe(n_rows):
     from skae import StackedAE
 
     after_import = current_mb()
-    # Both fits plan the default 200 epochs and stop after one, so that both make the same
-    # 'auto' XLA choice (512 rows: 1,600 planned steps) and the small fit has XLA's
-    # working memory in place too.
+    # Every fit stops after its first epoch; 'auto' leaves XLA off on CPU for all of them.
     settings = dict(tol=0.0, callbacks=[stop_after(1)], random_state=common.SEED)
     # Two small fits, their models collected: the first fit in a process also pays one-off
     # costs (44 MB), and a dropped model's reference cycles wait for Python's collector.

@@ -36,7 +36,8 @@ SIZES = {
 # Goals of issue 17 on mnist10k: StackedAE's test MSE / PCA's at most these, in at most twice
 # the tutorial net's fit time.
 MNIST_GOALS = {32: 0.45, 64: 0.6}
-# ConvolutionalAE (its fit takes about 65 s on 2 cores) beats StackedAE at these code sizes.
+# ConvolutionalAE (its fit takes about 65 s on 2 cores) is compared with StackedAE at these
+# code sizes.
 CONVOLUTIONAL_SIZES = (16, 32, 64)
 
 

@@ -477,12 +477,13 @@ class BaseAutoencoder(
             )
         return self
 
-    # Files saved before learning_rate_schedule existed trained at a constant rate; families
-    # without the parameter (ConvolutionalAE) ignore this (skae/_saving.py).
+    # Files and pickles saved before learning_rate_schedule existed trained at a constant
+    # rate: restore_state (skae/_saving.py) gives them 'constant'.
     _params_added_later = {"learning_rate_schedule": "constant"}
 
     def _schedule(self):
-        """The learning-rate schedule of a fit; families without the parameter keep a constant."""
+        """The learning-rate schedule of a fit; a subclass without the parameter keeps a
+        constant rate (every skae family has it)."""
         return getattr(self, "learning_rate_schedule", "constant")
 
     # ------------------------------------------------------------------ inference

@@ -289,7 +289,8 @@ def restore_state(estimator, state):
     if isinstance(params, dict):
         # A parameter added after the file was written takes the value with which the
         # file's estimator behaved: {name: value} in the class's _params_added_later
-        # (StackedAE's learning_rate_schedule: 'constant'; EncoderClassifier's class_weight).
+        # (the autoencoders' learning_rate_schedule: 'constant'; EncoderClassifier's
+        # class_weight).
         later = getattr(cls, "_params_added_later", {})
         params = {**params, **{n: v for n, v in later.items() if n in names and n not in params}}
     if not isinstance(params, dict) or set(params) != names:
