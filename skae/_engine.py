@@ -34,6 +34,14 @@ EVALUATION_ROWS = 1024
 PLACE_ROWS = 1024
 
 
+# Keras losses that are a mean over the last axis of a loss of each value, as that loss; the
+# autoencoders' targets and outputs are rows of the same shape.
+_ELEMENTWISE_LOSSES = {
+    "mean_squared_error": lambda targets, outputs: keras.ops.square(outputs - targets),
+    "binary_crossentropy": lambda targets, outputs: keras.ops.binary_crossentropy(targets, outputs),
+}
+
+
 @dataclass
 class TrainingResult:
     """What a :meth:`Trainer.fit` did, in ``MLPRegressor``'s terms."""
@@ -189,7 +197,13 @@ class Trainer:
         mean 1 over the data) weight the per-row terms."""
         ops = keras.ops
         total = ops.convert_to_tensor(0.0, "float32")
-        if self.loss is not None:
+        if self.loss in _ELEMENTWISE_LOSSES and len(targets.shape) == len(outputs.shape):
+            # The loss of each value, then one mean: Keras's value (a mean over the last axis,
+            # then over the rows) without the shape arithmetic of its gradient, which made the
+            # MNIST batch-256 epoch 1.03x the hand-written loop's (1.00x without; 8 rounds).
+            values = _ELEMENTWISE_LOSSES[self.loss](targets, ops.cast(outputs, "float32"))
+            total = total + _row_mean(values, weights)
+        elif self.loss is not None:
             per_sample = keras.losses.get(self.loss)(targets, ops.cast(outputs, "float32"))
             total = total + _row_mean(per_sample, weights)
         for term in added_losses:
@@ -384,11 +398,16 @@ class _TensorFlowRunner:
     def _batch(self, inputs, labels, weights, positions):
         tf = self.tf
         x = tf.gather(inputs, positions)
-        x = tf.reshape(x, (-1, *_input_shape(self.model)))
-        y = tf.reshape(x, (tf.shape(x)[0], -1)) if labels is None else tf.gather(labels, positions)
+        # Reshaped only for a model of images: a step's small ops add up (see compute_loss).
+        if tuple(x.shape[1:]) != _input_shape(self.model):
+            x = tf.reshape(x, (-1, *_input_shape(self.model)))
+        if labels is not None:
+            y = tf.gather(labels, positions)
+        else:
+            y = x if len(x.shape) == 2 else tf.reshape(x, (tf.shape(x)[0], -1))
         return x, y, None if weights is None else tf.gather(weights, positions)
 
-    def _step(self, x, y, w=None, share=1.0):
+    def _step(self, x, y, w=None, share=None):
         """One optimizer step on batch ``(x, y)`` with row weights ``w``; returns its loss."""
         tf = self.tf
         model, optimizer = self.model, self.model.optimizer
@@ -396,7 +415,7 @@ class _TensorFlowRunner:
         with tf.GradientTape() as tape:
             outputs = model(x, training=True)
             loss = self.trainer.compute_loss(y, outputs, model.losses, w)
-            scaled = optimizer.scale_loss(loss * share)
+            scaled = optimizer.scale_loss(loss if share is None else loss * share)
         gradients = tape.gradient(scaled, variables)
         # A tied layer's decoder-side bias gets no gradient where only its encoder side runs
         # (EncoderClassifier's fine-tuning), and Keras warns about each such variable.

@@ -74,6 +74,21 @@ def test_engine_trains_exactly_as_a_one_step_per_batch_loop(X):
     assert int(keras.ops.convert_to_numpy(engine_model.optimizer.iterations)) == 30
 
 
+@pytest.mark.parametrize("loss", ["mean_squared_error", "binary_crossentropy"])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_batch_loss_is_the_keras_loss_averaged_over_rows(loss, weighted):
+    # The engine computes these losses value by value for speed: it must give Keras's value.
+    rng = np.random.default_rng(0)
+    targets = rng.random((7, 5)).astype(np.float32)
+    outputs = rng.uniform(0.01, 0.99, (7, 5)).astype(np.float32)
+    weights = rng.uniform(0.1, 3.0, 7).astype(np.float32) if weighted else None
+    trainer = Trainer(small_model(), loss=loss, batch_size=7)
+    got = keras.ops.convert_to_numpy(trainer.compute_loss(targets, outputs, [], weights))
+    per_row = keras.ops.convert_to_numpy(keras.losses.get(loss)(targets, outputs))
+    expected = np.mean(per_row * (1.0 if weights is None else weights))
+    np.testing.assert_allclose(got, expected, rtol=1e-6)
+
+
 def test_same_random_state_gives_identical_training(X):
     settings = dict(n_components=4, hidden_layer_sizes=(16,), epochs=3, random_state=5)
     first, second = fit(StackedAE(**settings), X), fit(StackedAE(**settings), X)
