@@ -546,7 +546,10 @@ class _JaxRunner:
         )
 
     def place(self, data):
-        return self.place_arrays(data.inputs(), data.labels(), data.row_weights())
+        # On the CPU, jax.device_put of a page-aligned array aliases it (jnp.asarray copies):
+        # a 60,000 x 784 fit grew by 211 MB beyond the array and one float32 copy with the
+        # copy, 0.77 more copies than at 15,000 rows.
+        return self.place_arrays(data.inputs(aligned=True), data.labels(), data.row_weights())
 
     def place_arrays(self, inputs, labels, weights=None):
         # Under a keras.distribution (DataParallel), rows are sharded as Keras shards batches.
@@ -554,7 +557,7 @@ class _JaxRunner:
 
         def put(array):
             if distribution is None:
-                return self.jax.numpy.asarray(array)
+                return self.jax.device_put(array)
             layout = distribution.get_data_layout(array.shape).backend_layout
             return self.jax.device_put(array, layout)
 
