@@ -702,7 +702,7 @@ def memory_section(settings):
 
 # What grows with the rows beyond the array may exceed one float32 copy by the row indices
 # (the rows' int64 positions, the epoch's int32 sort keys and order: about 24 bytes a row
-# against the copy's 3,136, 0.8%); three runs measured 1.002-1.008 copies. A second copy
+# against the copy's 3,136, 0.8%); five runs measured 1.002-1.013 copies. A second copy
 # would read 2.
 COPY_TOLERANCE = 1.02
 
