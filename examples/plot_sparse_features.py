@@ -28,8 +28,9 @@ X = load_digits().data / 16
 # Both networks have a 36-unit sigmoid code; only the first adds the sparsity
 # penalty, with target mean activation 0.05. The penalty is added to the
 # mean squared error, which is small for pixels in [0, 1], so its weight
-# ``sparsity_weight`` is small too (0.01, below the default of 0.03). A little weight decay (``l2``) shrinks the weights of
-# the border pixels, which are blank in almost every digit, so that the
+# ``sparsity_weight`` is small too (0.01, below the default of 0.03). A
+# little weight decay (``l2``) shrinks the weights of the border pixels,
+# which are blank in almost every digit, so that the
 # features below show strokes rather than leftover random weights. The
 # short training (40 epochs at a raised learning rate) keeps the page quick
 # to build.
