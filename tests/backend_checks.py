@@ -185,7 +185,8 @@ def test_encoder_classifier_fit_predict_and_round_trips(digits, tmp_path):
 
 
 @pytest.mark.skipif(
-    keras.backend.backend() != "jax", reason="checks how JAX's runner places the rows"
+    keras.backend.backend() != "jax",
+    reason="JAX's runner only: tests/test_engine.py checks TensorFlow's placement",
 )
 def test_jax_trains_on_the_host_copy_without_copying_it_again(monkeypatch):
     # On the CPU, jax.device_put aliases a page-aligned array: the float32 copy of the rows
