@@ -104,7 +104,7 @@ def handwritten_epochs(X, network, batch_size, seed):
         yield time.perf_counter() - start
 
 
-def skae_fit(X, network, batch_size, epochs, seed, jit_compile="auto", after_epoch=None):
+def skae_fit(X, network, batch_size, epochs, seed, jit_compile, after_epoch):
     """``StackedAE.fit`` as a user calls it, for exactly ``epochs``; returns epoch seconds.
     ``after_epoch()`` runs after each timed epoch, between two of the fit's compiled calls."""
     import keras
@@ -122,7 +122,7 @@ def skae_fit(X, network, batch_size, epochs, seed, jit_compile="auto", after_epo
         epochs=epochs,
         tol=0.0,
         n_iter_no_change=epochs + 1,
-        callbacks=[timer] if after_epoch is None else [timer, AfterEpoch()],
+        callbacks=[timer, AfterEpoch()],
         random_state=seed,
         jit_compile=jit_compile,
     )
