@@ -668,14 +668,23 @@ class _TorchRunner:
         return self.place_arrays(data.inputs(), data.labels(), data.row_weights())
 
     def place_arrays(self, inputs, labels, weights=None):
+        # torch.as_tensor shares a float32 array's memory on the CPU, where Keras's
+        # convert_to_tensor copies it first (np.array): one copy of the rows, not two.
+        device = self._device()
+
         def put(array):
-            return None if array is None else keras.ops.convert_to_tensor(array)
+            return None if array is None else self.torch.as_tensor(array, device=device)
 
         return put(inputs), put(labels), put(weights)
 
+    @staticmethod
+    def _device():
+        # Keras's own device for new tensors, read through its public API.
+        return keras.ops.convert_to_tensor(0.0).device
+
     def order(self, n_rows, seed, epoch, shuffle):
         torch = self.torch
-        device = keras.ops.convert_to_tensor(0.0).device
+        device = self._device()
         if not shuffle:
             return torch.arange(n_rows, device=device)
         generator = torch.Generator(device=device)
@@ -703,8 +712,9 @@ class _TorchRunner:
             used = [v for v in variables if v.value.grad is not None]
             with torch.no_grad():
                 optimizer.apply([v.value.grad for v in used], used)
-            total += float(loss.detach()) * len(positions)
-        return total
+            # Summed on the device: a float() per batch would wait for each step on a GPU.
+            total = total + loss.detach() * len(positions)
+        return float(total)
 
     def evaluate(self, placed, n_rows):
         torch = self.torch
