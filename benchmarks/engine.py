@@ -318,7 +318,7 @@ def render(payload):
         + "\n"
     )
     verdicts = [
-        [t["target"], f"{t['value']:.3g}", t["threshold"], t["status"]] for t in payload["targets"]
+        [t["target"], f"{t['value']:.4g}", t["threshold"], t["status"]] for t in payload["targets"]
     ]
     lines.append(common.markdown_table(["target", "value", "threshold", "status"], verdicts))
     lines.append(common.machine_line(payload["machine"]) + "\n")
