@@ -732,7 +732,7 @@ def memory_section(settings):
 
 # The large fit's bookkeeping per row beyond its copy (the rows' int64 positions, the epoch's
 # sort keys and int32 order: about 24 bytes a row, 1.4 MB at 60,000 rows, 0.26% of the
-# budget) and the small fit's spread (12.1-12.7 MB in five probes); two runs read 1.002-1.003.
+# budget) and the small fit's spread (12.1-12.7 MB in three probes); three runs read 1.002-1.003.
 BUDGET_TOLERANCE = 1.01
 # What grows with the rows beyond the array may exceed one float32 copy by the same row
 # bookkeeping (0.8% of the copy's 3,136 bytes a row); five runs measured 1.002-1.013 copies.
