@@ -103,7 +103,8 @@ class OutlierDetector(OutlierMixin, BaseEstimator):
     def _make_estimator(self):
         if self.estimator is None:
             # Early stopping tied for first of the settings compared on held-out training
-            # images (benchmarks/outliers.py --select): fewer epochs, less memorising.
+            # images (benchmarks/outliers.py --select): fewer epochs, less memorising. With
+            # today's defaults five variants read 0.954-0.955 mean ROC AUC (select round 3).
             estimator = StackedAE(early_stopping=True)
         elif isinstance(self.estimator, BaseAutoencoder):
             estimator = clone(self.estimator)
