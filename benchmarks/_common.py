@@ -243,6 +243,13 @@ def machine_info():
     }
 
 
+def resident_mb():
+    """This process's resident memory now, in MiB (Linux's /proc/self/statm)."""
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
 def write_results(folder, name, payload, render, plot=None):
     """The one results writer: ``name``.json, ``name``.md (``render(payload)``) and, when
     ``plot`` is given, whatever ``plot(payload, folder)`` draws (``name``.png)."""

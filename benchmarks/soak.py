@@ -30,12 +30,6 @@ HERE = Path(__file__).resolve().parent
 WARM_UP = 10
 
 
-def resident_mb():
-    with open("/proc/self/statm") as statm:
-        pages = int(statm.read().split()[1])
-    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser()
     parser.add_argument("--cycles", type=int, default=100)
@@ -60,7 +54,7 @@ def main(argv=None):
             fit_seconds.append(time.perf_counter() - start)
             ae.transform(X)
             del ae
-            memory.append(resident_mb())
+            memory.append(common.resident_mb())
         load_after = os.getloadavg()
         np.testing.assert_array_equal(live.transform(X), reference)
         np.testing.assert_array_equal(user.predict(X, verbose=0), user_reference)

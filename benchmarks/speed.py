@@ -593,19 +593,19 @@ SMALL_FIT_ROWS = 512
 
 
 class ResidentPeak:
-    """Within ``with``: the highest of ``read()`` (resident MB), sampled every 5 ms by a
-    thread; ``ru_maxrss`` cannot be reset between fits."""
+    """Within ``with``: the highest resident size (MiB), sampled every 5 ms by a thread;
+    ``ru_maxrss`` cannot be reset between fits."""
 
-    def __init__(self, read):
+    def __init__(self):
         import threading
 
-        self.read, self.peak = read, read()
+        self.peak = common.resident_mb()
         self._done = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self):
         while not self._done.wait(0.005):
-            self.peak = max(self.peak, self.read())
+            self.peak = max(self.peak, common.resident_mb())
 
     def __enter__(self):
         self._thread.start()
@@ -614,7 +614,7 @@ class ResidentPeak:
     def __exit__(self, *exc):
         self._done.set()
         self._thread.join()
-        self.peak = max(self.peak, self.read())
+        self.peak = max(self.peak, common.resident_mb())
 
 
 def memory_probe(n_rows):
@@ -627,15 +627,11 @@ def memory_probe(n_rows):
     they freed handed back) and before the array exists.
     """
 
-    def current_mb():
-        with open("/proc/self/statm") as file:
-            return int(file.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
     import keras  # noqa: F401
 
     from skae import StackedAE
 
-    after_import = current_mb()
+    after_import = common.resident_mb()
     # Every fit stops after its first epoch; 'auto' leaves XLA off on CPU for all of them.
     settings = dict(tol=0.0, callbacks=[stop_after(1)], random_state=common.SEED)
     # Two small fits, their models collected: the first fit in a process also pays one-off
@@ -644,21 +640,20 @@ def memory_probe(n_rows):
     # float32 copy, is the network's training memory at no data to speak of: weights, Adam's
     # moments, one batch's activations and gradients, the traced step (issue 16's "model").
     batch_size = default_batch_size(n_rows)
-    small_training = []
     for _ in range(2):
         small = mnist_shaped(SMALL_FIT_ROWS, 1, np.float64)
-        before, small_peak = current_mb(), ResidentPeak(current_mb)
+        before, small_peak = common.resident_mb(), ResidentPeak()
         with small_peak, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             StackedAE(batch_size=batch_size, **settings).fit(small)
-        small_training.append(small_peak.peak - before - small.nbytes / 2 / 2**20)
+        small_training_mb = small_peak.peak - before - small.nbytes / 2 / 2**20
         del small
         gc.collect()
         trimmed = return_freed_memory()
-    after_small_fit = current_mb()
+    after_small_fit = common.resident_mb()
     X = mnist_shaped(n_rows, common.SEED, np.float64)
-    with_array = current_mb()
-    peak = ResidentPeak(current_mb)
+    with_array = common.resident_mb()
+    peak = ResidentPeak()
     with peak, warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ae = StackedAE(**settings).fit(X)
@@ -678,7 +673,7 @@ def memory_probe(n_rows):
                 "with_array_mb": with_array,
                 "peak_during_fit_mb": peak.peak,
                 "small_fit_rows": SMALL_FIT_ROWS,
-                "small_fit_training_mb": small_training[-1],
+                "small_fit_training_mb": small_training_mb,
                 "freed_memory_returned": trimmed,
             }
         )
