@@ -10,6 +10,7 @@ import inspect
 import json
 import os
 import platform
+import shlex
 import sys
 import tempfile
 import time
@@ -317,4 +318,6 @@ def pyplot():
 
 
 def command_line(script, argv):
-    return " ".join(["python", f"benchmarks/{script}", *argv])
+    """The command that regenerates a result, quoted so that it pastes into a shell (JSON
+    arguments such as ``--select {"epochs": 5}`` hold braces, quotes and spaces)."""
+    return shlex.join(["python", f"benchmarks/{script}", *argv])

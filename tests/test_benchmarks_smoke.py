@@ -7,6 +7,7 @@ test only checks that each script runs end to end and writes its JSON, markdown 
 import importlib.util
 import inspect
 import json
+import shlex
 import warnings
 from pathlib import Path
 
@@ -26,11 +27,14 @@ def load_script(name):
 def run_smoke(name, tmp_path, *extra, stem=None):
     """Run a script's smoke mode into ``tmp_path``; return its saved JSON."""
     stem = stem or name
+    argv = ["--smoke", "--out", str(tmp_path), *extra]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        load_script(name).main(["--smoke", "--out", str(tmp_path), *extra])
+        load_script(name).main(argv)
     saved = json.loads((tmp_path / f"{stem}.json").read_text())
     assert saved["benchmark"] == name and saved["smoke"] is True
+    # The regenerate line pastes into a shell as the same arguments (JSON ones included).
+    assert shlex.split(saved["command"]) == ["python", f"benchmarks/{name}.py", *argv]
     assert saved["machine"]["cpu_count"] >= 1
     markdown = (tmp_path / f"{stem}.md").read_text()
     assert "Regenerate: `python benchmarks/" in markdown
@@ -125,3 +129,10 @@ def test_engine_smoke(tmp_path):
     assert saved["end_to_end"]["main_job_fit_s"] > 0
     assert saved["memory"]["budget_mb"] > saved["memory"]["array_mb"] > 0
     assert all(t["status"] in ("PASS", "FAIL") for t in saved["targets"])
+
+
+def test_regenerate_line_quotes_json_arguments():
+    # Outlier selection rounds are regenerated with JSON settings: braces, quotes, spaces.
+    argv = ["--out", "results dir", "--select", "{}", '{"early_stopping": true}']
+    line = load_script("_common").command_line("outliers.py", argv)
+    assert shlex.split(line) == ["python", "benchmarks/outliers.py", *argv]
